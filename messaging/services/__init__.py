@@ -1,0 +1,1 @@
+"""Domain logic. Views and tasks stay thin and call in here."""

@@ -1,0 +1,128 @@
+"""Shared fixtures. The suite runs on the real database named by DATABASE_URL."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.conf import settings
+
+
+def pytest_report_header(config):
+    if not config.pluginmanager.hasplugin("django"):
+        return []
+    db = settings.DATABASES["default"]
+    where = f"{db['HOST'] or 'local'}:{db['PORT'] or '-'}" if db["HOST"] else db["NAME"]
+    broker = settings.CELERY_BROKER_URL.split("@")[-1]
+    return [f"sendwatch: database {settings.DATABASE_VENDOR} ({where}); broker {broker}"]
+
+
+def pytest_configure(config):
+    # In CI the suite must run on PostgreSQL and Redis; SQLite there is a failure, not a skip.
+    if (
+        config.pluginmanager.hasplugin("django")
+        and os.environ.get("CI") == "true"
+        and (settings.DATABASE_VENDOR != "postgresql" or settings.BROKER_VENDOR != "redis")
+    ):
+        raise pytest.UsageError(
+            f"CI must run on PostgreSQL and Redis, got {settings.DATABASE_VENDOR} and {settings.BROKER_VENDOR}"
+        )
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    return django_user_model.objects.create_superuser("root", "root@example.com", "a-long-test-password")
+
+
+@pytest.fixture(autouse=True)
+def _static_files_without_collectstatic(request):
+    # Production serves a collected, hashed manifest; tests read static files from the source folders.
+    if not request.config.pluginmanager.hasplugin("django"):
+        return  # the plain-Python provider tests also run with -p no:django
+    settings = request.getfixturevalue("settings")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.WHITENOISE_AUTOREFRESH = True
+    settings.WHITENOISE_USE_FINDERS = True
+
+
+@pytest.fixture(scope="session")
+def simulator_root():
+    """The vendor simulator on an ephemeral port, over real HTTP."""
+    from providers.simulator import start_in_thread
+
+    server, root = start_in_thread()
+    yield root
+    server.shutdown()
+
+
+@pytest.fixture
+def simulator(simulator_root):
+    """A clean simulator for each test, with a small client for its control API."""
+    import requests
+
+    class Control:
+        root = simulator_root
+
+        def configure(self, kind: str, account: str, **config):
+            response = requests.patch(f"{simulator_root}/_sim/{kind}/{account}", json=config, timeout=5)
+            response.raise_for_status()
+            return response.json()
+
+        def fail_next(self, kind: str, account: str, code: str, count: int = 1):
+            requests.post(
+                f"{simulator_root}/_sim/{kind}/{account}/fail_next", json={"code": code, "count": count}, timeout=5
+            ).raise_for_status()
+
+        def messages(self, kind: str, account: str) -> list[dict]:
+            return requests.get(f"{simulator_root}/_sim/{kind}/{account}/messages", timeout=5).json()["messages"]
+
+    requests.post(f"{simulator_root}/_sim/reset", timeout=5).raise_for_status()
+    return Control()
+
+
+@pytest.fixture
+def eager_celery():
+    """Run tasks inline, as a worker would, for unit tests of the task paths."""
+    from config.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield app
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+@pytest.fixture
+def make_provider(db):
+    """A provider of ``kind`` pointed at the simulator, with an active sealed key."""
+    from messaging.demo import simulator_base_url
+    from messaging.models import Credential, Provider
+    from messaging.vault import seal
+    from providers import ApiCredential
+
+    def make(kind: str, root: str, slug: str | None = None, key: str = "sk_test_0123456789abcdef", **fields):
+        slug = slug or f"{kind}-acct"
+        options = {"account_id": "6b1f2c3d-0000-4000-8000-00000000a8a8", "subaccount_id": "acme_hq"}
+        provider = Provider.objects.create(
+            name=slug,
+            slug=slug,
+            kind=kind,
+            base_url=simulator_base_url(root, kind, slug),
+            options=options if kind == "8x8" else {},
+            default_sender="+14155550199" if kind == "textingblue" else "Acme",
+            **fields,
+        )
+        sealed = seal(ApiCredential(key))
+        Credential.objects.create(
+            provider=provider,
+            ciphertext=sealed.ciphertext,
+            key_id=sealed.key_id,
+            fingerprint=sealed.fingerprint,
+            hint=sealed.hint,
+            state=Credential.State.ACTIVE,
+        )
+        return provider
+
+    return make

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from messaging.models import Alert, AuditEntry, BalanceSnapshot, Credential, ErrorEvent, Provider, Send, SendAttempt
+
+pytestmark = pytest.mark.django_db
+
+
+def test_health_answers_with_the_database_vendor(client, settings):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": settings.DATABASE_VENDOR}
+
+
+def test_overview_needs_a_login(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_overview_lists_providers_with_a_fixed_number_of_queries(client, admin_user, django_assert_max_num_queries):
+    client.force_login(admin_user)
+    for n in range(6):
+        Provider.objects.create(name=f"P{n}", slug=f"p{n}", kind="23telecom")
+    with django_assert_max_num_queries(6):
+        response = client.get("/")
+    assert response.status_code == 200
+    assert b"P5" in response.content
+
+
+@pytest.mark.parametrize(
+    "model", [Provider, Credential, Send, SendAttempt, ErrorEvent, BalanceSnapshot, Alert, AuditEntry]
+)
+def test_every_table_has_a_working_admin_list(client, admin_user, model):
+    client.force_login(admin_user)
+    url = reverse(f"admin:messaging_{model._meta.model_name}_changelist")
+    assert client.get(url).status_code == 200
+
+
+def test_the_credential_admin_never_offers_the_ciphertext(client, admin_user):
+    provider = Provider.objects.create(name="A", slug="a", kind="23telecom")
+    credential = Credential.objects.create(
+        provider=provider, ciphertext="gAAAA-secret-token", key_id="k1", fingerprint="f", hint="abcd"
+    )
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:messaging_credential_change", args=[credential.pk]))
+    assert page.status_code == 200
+    assert b"gAAAA-secret-token" not in page.content
+    assert client.get(reverse("admin:messaging_credential_add")).status_code == 403
+
+
+def test_pages_carry_the_content_security_policy_without_unsafe_inline(client, admin_user):
+    client.force_login(admin_user)
+    policy = client.get("/")["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+
+
+def test_the_simulator_mount_is_off_unless_enabled(client, settings):
+    settings.SENDWATCH_SIMULATOR_ENABLED = False
+    assert client.get("/sim/23telecom/acme/api/v1/user/balance").status_code == 404
+
+
+def test_the_simulator_mount_speaks_the_vendor_api(client, settings):
+    settings.SENDWATCH_SIMULATOR_ENABLED = True
+    response = client.get("/sim/23telecom/acme/api/v1/user/balance", HTTP_X_API_KEY="sk_test_demo_key")
+    assert response.status_code == 200
+    assert "balance" in response.json()
