@@ -1,0 +1,58 @@
+"""The one place vendor outcomes become rows: every ErrorEvent is built here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from messaging.models import ErrorEvent, Provider, Send
+from providers import NormalizedError
+
+MESSAGE_LIMIT = 2000
+
+
+def build_error_event(
+    provider: Provider,
+    error: NormalizedError,
+    *,
+    source: str,
+    send: Send | None = None,
+    channel: str | None = None,
+    occurred_at: datetime | None = None,
+) -> ErrorEvent:
+    """An unsaved ErrorEvent for ``error``; the vendor's code is kept exactly as sent."""
+    return ErrorEvent(
+        provider=provider,
+        send=send,
+        source=source,
+        channel=channel or (send.channel if send else "sms"),
+        occurred_at=occurred_at or timezone.now(),
+        http_status=error.http_status,
+        error_code=error.provider_code[:100],
+        category=str(error.category),
+        retryable=error.retryable,
+        known=error.known,
+        message=(error.message or "")[:MESSAGE_LIMIT],
+        param=(error.param or "")[:100],
+        request_id=(error.request_id or "")[:200],
+        details=_json_safe(error.details),
+        raw_body=error.raw_body,
+    )
+
+
+def record_error(provider: Provider, error: NormalizedError, **where) -> ErrorEvent:
+    event = build_error_event(provider, error, **where)
+    event.save()
+    return event
+
+
+def _json_safe(value):
+    """Vendor details may hold Decimals or odd types; JSONField needs plain JSON."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
