@@ -62,7 +62,17 @@ class Provider(models.Model):
     runway_warning_hours = models.PositiveIntegerField(null=True, blank=True, default=72)
     runway_critical_hours = models.PositiveIntegerField(null=True, blank=True, default=24)
     error_rate_ceiling_percent = models.DecimalField(max_digits=5, decimal_places=2, default=10)
+    # Spike detection: the rate over the window against the same hour of the last 7 days.
+    spike_window_minutes = models.PositiveSmallIntegerField(default=15)
+    spike_min_sends = models.PositiveIntegerField(default=50, help_text="Below this volume no spike is reported.")
+    spike_baseline_factor = models.DecimalField(
+        max_digits=5, decimal_places=2, default=3, help_text="Alert when the rate is this many times the baseline."
+    )
     poll_interval_seconds = models.PositiveIntegerField(default=300)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    watchers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="watched_providers", help_text="Emailed about its alerts."
+    )
 
     # Current state, kept by the balance poller and the send path.
     status = models.CharField(max_length=20, choices=ProviderStatus.choices, default=ProviderStatus.UNKNOWN)
@@ -79,6 +89,10 @@ class Provider(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [
+            ("edit_thresholds", "Can edit a provider's alert thresholds"),
+            ("poll_provider", "Can poll a provider's balance now and test its connection"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -122,7 +136,12 @@ class Credential(models.Model):
             models.UniqueConstraint(
                 fields=["provider"], condition=Q(state="active"), name="one_active_credential_per_provider"
             ),
+            # One rotation at a time: a single pending key per provider.
+            models.UniqueConstraint(
+                fields=["provider"], condition=Q(state="pending"), name="one_pending_credential_per_provider"
+            ),
         ]
+        permissions = [("manage_credentials", "Can add, verify, activate, roll back and revoke API keys")]
         indexes = [models.Index(fields=["state", "grace_until"], name="credential_grace_idx")]
 
     def __str__(self) -> str:
@@ -182,6 +201,7 @@ class Send(models.Model):
                 name="send_idempotency_key_per_provider",
             ),
         ]
+        permissions = [("send_message", "Can send and resend messages")]
         indexes = [
             # Send log and keyset pagination: newest first, id breaks ties.
             models.Index(fields=["-created_at", "-id"], name="send_created_idx"),
@@ -319,9 +339,12 @@ class Alert(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     resolve_note = models.TextField(blank=True)
+    # The severity people were last told about: an escalation past it notifies again.
+    notified_severity = models.CharField(max_length=10, choices=Severity.choices, blank=True)
 
     class Meta:
         ordering = ["-opened_at"]
+        permissions = [("acknowledge_alert", "Can acknowledge and resolve alerts")]
         constraints = [
             models.UniqueConstraint(
                 fields=["dedupe_key"], condition=~Q(state="resolved"), name="one_unresolved_alert_per_condition"
@@ -331,6 +354,81 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_severity_display()}: {self.title}"
+
+
+class AlertEvent(models.Model):
+    """One change in an alert's life: its history."""
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", "Opened"
+        ESCALATED = "escalated", "Escalated"
+        DE_ESCALATED = "de_escalated", "Eased"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=14, choices=Kind.choices)
+    severity = models.CharField(max_length=10, choices=Alert.Severity.choices)
+    at = models.DateTimeField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    note = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["alert", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} {self.kind} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class WebhookEndpoint(models.Model):
+    """Where alert notifications are POSTed (Slack-compatible JSON, HMAC-SHA256 signed).
+
+    With no provider it receives every provider's alerts. The signing secret is
+    encrypted like a credential and shown once.
+    """
+
+    provider = models.ForeignKey(Provider, null=True, blank=True, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    secret_ciphertext = models.TextField(editable=False)
+    secret_key_id = models.CharField(max_length=40, editable=False)
+    secret_hint = models.CharField(max_length=8, editable=False)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.provider or 'all providers'})"
+
+
+class Notification(models.Model):
+    """One notification of one alert event to one recipient; failures stay visible."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        WEBHOOK = "webhook", "Webhook"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    alert_event = models.ForeignKey(AlertEvent, on_delete=models.CASCADE, related_name="notifications")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    webhook = models.ForeignKey(WebhookEndpoint, null=True, blank=True, on_delete=models.SET_NULL)
+    recipient = models.CharField(max_length=500, help_text="Email address or webhook URL.")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["next_attempt_at"], condition=Q(state="pending"), name="notification_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.recipient} ({self.state})"
 
 
 class AuditEntry(models.Model):
