@@ -61,3 +61,13 @@ ensure_services() {
     for _ in 1 2 3 4 5; do redis_up && break; sleep 1; done
   fi
 }
+
+# Browser tests drive Debian's chromium (never a downloaded browser build).
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "Installing Debian's chromium for the browser tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+  [ -x /usr/bin/chromium ]
+}

@@ -8,6 +8,7 @@ SENDWATCH_CREDENTIAL_KEYS.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "messaging",
 ]
 
@@ -54,6 +56,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes documents: turns a lockout into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -118,6 +122,17 @@ SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 60 * 60)
 SESSION_SAVE_EVERY_REQUEST = True  # the age above becomes an idle timeout
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+# Brute-force protection (django-axes): 5 failures of one username from one IP
+# lock that pair out for 15 minutes; the re-authentication prompt counts too.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_SENSITIVE_PARAMETERS = ["password", "key", "secret"]
+# "Sudo mode": key actions need the password re-entered within this many seconds.
+SENDWATCH_REAUTH_SECONDS = env_int("SENDWATCH_REAUTH_SECONDS", 5 * 60)
 
 # -- i18n and time ---------------------------------------------------------------------
 
@@ -203,15 +218,30 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    # Retired API keys are revoked once their grace period ends.
+    "revoke-expired-credentials": {"task": "messaging.tasks.revoke_expired_credentials", "schedule": 300.0},
+    # Keys older than SENDWATCH_CREDENTIAL_MAX_AGE_DAYS raise a credential_age alert.
+    "check-credential-age": {"task": "messaging.tasks.check_credential_age", "schedule": 24 * 3600.0},
+    # Re-dispatch queued sends whose task was lost; settle claims of dead workers.
+    "sweep-outbox": {"task": "messaging.tasks.sweep_outbox", "schedule": 30.0},
+    # Balance polls: each provider at most every poll_interval_seconds (docs/alerts.md).
+    "poll-due-providers": {"task": "messaging.tasks.poll_due_providers", "schedule": 60.0},
+    "evaluate-spikes": {"task": "messaging.tasks.evaluate_spikes", "schedule": 60.0},
+    # Alert emails and webhooks that are due (new ones are also sent on commit; this retries).
+    "deliver-notifications": {"task": "messaging.tasks.deliver_notifications", "schedule": 30.0},
+}
 if BROKER_VENDOR == "filesystem":
     _broker_dir = VAR_DIR / "broker"
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        "polling_interval": 0.5,
     }
 else:
     # Longer than the longest countdown a task uses; long waits live in the
@@ -233,6 +263,8 @@ def _credential_keys() -> list[str]:
 
 
 SENDWATCH_CREDENTIAL_KEYS = _credential_keys()
+# API keys older than this many days are flagged and raise a credential_age alert.
+SENDWATCH_CREDENTIAL_MAX_AGE_DAYS = env_int("SENDWATCH_CREDENTIAL_MAX_AGE_DAYS", 90)
 # Vendor HTTP timeouts in seconds: connect, then read.
 SENDWATCH_VENDOR_TIMEOUT = (
     float(env_str("SENDWATCH_VENDOR_CONNECT_TIMEOUT", "3.05")),
@@ -246,6 +278,24 @@ SENDWATCH_BREAKER_THRESHOLD = env_int("SENDWATCH_BREAKER_THRESHOLD", 5)
 SENDWATCH_BREAKER_COOL_DOWN_SECONDS = env_int("SENDWATCH_BREAKER_COOL_DOWN_SECONDS", 60)
 # Where the built-in vendor simulator is mounted (the demo's providers point there).
 SENDWATCH_SIMULATOR_ENABLED = env_bool("SENDWATCH_SIMULATOR", DEBUG)
+# Alerts and balances (docs/alerts.md). Links in alert emails and webhooks start with this URL.
+SENDWATCH_BASE_URL = env_str("SENDWATCH_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Hysteresis: a balance alert clears only this many percent past its threshold (warning x 1.10).
+SENDWATCH_ALERT_HYSTERESIS_PERCENT = env_int("SENDWATCH_ALERT_HYSTERESIS_PERCENT", 10)
+# A critical alert eases to warning only after the lower severity held this long.
+SENDWATCH_ALERT_EASE_AFTER_SECONDS = env_int("SENDWATCH_ALERT_EASE_AFTER_SECONDS", 600)
+# Consecutive failed balance polls (network, timeout, 5xx) before "unreachable" opens; twice this is critical.
+SENDWATCH_UNREACHABLE_AFTER_FAILED_POLLS = env_int("SENDWATCH_UNREACHABLE_AFTER_FAILED_POLLS", 3)
+# Runway: the history read for the burn rate, and the least span of it that gives a rate at all.
+SENDWATCH_RUNWAY_WINDOW_HOURS = env_int("SENDWATCH_RUNWAY_WINDOW_HOURS", 72)
+SENDWATCH_RUNWAY_MIN_SPAN_MINUTES = env_int("SENDWATCH_RUNWAY_MIN_SPAN_MINUTES", 60)
+# Spikes: the baseline rate is taken as at least this (percent), so a spotless week cannot page on 1 error.
+SENDWATCH_SPIKE_BASELINE_FLOOR_PERCENT = float(env_str("SENDWATCH_SPIKE_BASELINE_FLOOR_PERCENT", "1"))
+# A spike is critical at this many times the provider's error-rate ceiling.
+SENDWATCH_SPIKE_CRITICAL_FACTOR = float(env_str("SENDWATCH_SPIKE_CRITICAL_FACTOR", "2"))
+# Notifications: attempts before a notification is marked failed, and the webhook timeout.
+SENDWATCH_NOTIFY_MAX_ATTEMPTS = env_int("SENDWATCH_NOTIFY_MAX_ATTEMPTS", 6)
+SENDWATCH_WEBHOOK_TIMEOUT_SECONDS = float(env_str("SENDWATCH_WEBHOOK_TIMEOUT_SECONDS", "5"))
 
 LOGGING = {
     "version": 1,

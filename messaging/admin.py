@@ -4,14 +4,19 @@ from django.contrib import admin
 
 from messaging.models import (
     Alert,
+    AlertEvent,
+    ApiToken,
     AuditEntry,
     BalanceSnapshot,
     Credential,
     ErrorEvent,
+    Notification,
     Provider,
     Send,
     SendAttempt,
+    WebhookEndpoint,
 )
+from messaging.services import audit, tokens
 
 
 @admin.register(Provider)
@@ -124,3 +129,67 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Ingest API tokens. Created with ``manage.py create_api_token`` (shown once); only a hash is stored."""
+
+    list_display = ["name", "prefix", "created_at", "last_used_at", "revoked_at", "active"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "=prefix"]
+    # token_hash is never shown: it is not editable and not listed here.
+    fields = ["name", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke_tokens"]
+
+    @admin.display(boolean=True, description="Active")
+    def active(self, obj):
+        return obj.active
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
+    def revoke_tokens(self, request, queryset):
+        revoked = list(queryset.filter(revoked_at__isnull=True))
+        count = tokens.revoke_queryset(queryset.filter(pk__in=[row.pk for row in revoked]))
+        for row in revoked:
+            audit.record(request, "api_token.revoke", row, prefix=row.prefix)
+        self.message_user(request, f"Revoked {count} token(s).")
+
+
+# -- alerts and notifications -----------------------------------------------------------
+
+
+@admin.register(AlertEvent)
+class AlertEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "alert", "kind", "severity", "actor"]
+    list_filter = ["kind", "severity"]
+    search_fields = ["alert__title", "=alert__id", "note"]
+    date_hierarchy = "at"
+    list_select_related = ["alert", "actor"]
+    raw_id_fields = ["alert", "actor"]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Created with ``manage.py create_webhook`` (the secret is shown once); only URL, scope and on/off edit here."""
+
+    list_display = ["url", "provider", "secret_hint", "enabled", "created_at"]
+    list_filter = ["enabled", "provider"]
+    search_fields = ["url"]
+    fields = ["url", "provider", "enabled", "secret_hint", "created_at"]
+    readonly_fields = ["secret_hint", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "state", "channel", "recipient", "attempts", "next_attempt_at", "last_error"]
+    list_filter = ["state", "channel"]
+    search_fields = ["recipient", "last_error"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["alert_event", "webhook"]

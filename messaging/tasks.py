@@ -22,3 +22,69 @@ def deliver_sends(send_ids: list[int]) -> None:
 def sweep_outbox() -> dict:
     report = sending.sweep_outbox()
     return {"dispatched": report.dispatched, "requeued": report.requeued, "unknown": report.unknown}
+
+
+@shared_task(ignore_result=True)
+def revoke_expired_credentials() -> int:
+    """Beat: revoke retired API keys whose grace period has ended."""
+    from messaging.services import credentials
+
+    return credentials.revoke_expired()
+
+
+@shared_task(ignore_result=True)
+def check_credential_age() -> dict:
+    """Beat (daily): a credential_age warning for every active key older than the policy allows."""
+    from messaging.services import credentials
+
+    return credentials.check_ages()
+
+
+# -- balances, alerts and notifications (docs/alerts.md) --------------------------------
+
+
+@shared_task(ignore_result=True)
+def poll_due_providers() -> list[int]:
+    """Beat (every minute): claim the providers due for a balance poll and poll each in its own task."""
+    import logging
+
+    from messaging.services import balances
+
+    ids = [provider.pk for provider in balances.claim_due()]
+    for pk in ids:
+        try:
+            poll_provider.apply_async(args=[pk])
+        except Exception:  # broker away: the provider is polled again after its interval
+            logging.getLogger(__name__).warning("could not enqueue the balance poll of provider %s", pk, exc_info=True)
+    return ids
+
+
+@shared_task(ignore_result=True)
+def poll_provider(provider_id: int) -> str | None:
+    """Poll one provider's balance now; returns "ok" or the error code."""
+    from messaging.models import Provider
+    from messaging.services import balances
+
+    provider = Provider.objects.filter(pk=provider_id).first()
+    if provider is None:
+        return None
+    return balances.poll_provider(provider).error_code or "ok"
+
+
+@shared_task(ignore_result=True)
+def evaluate_spikes() -> dict:
+    """Beat (every minute): error-spike alerts for every enabled provider."""
+    from messaging.services import spikes
+
+    report = spikes.evaluate_spikes()
+    return {"raised": [a.pk for a in report.raised], "cleared": [a.pk for a in report.cleared]}
+
+
+@shared_task(ignore_result=True)
+def deliver_notifications(notification_ids: list[int] | None = None) -> dict:
+    """Deliver due alert emails and webhooks (these ids only, when given); beat retries every 30 s."""
+    from messaging.services import notify
+
+    ids = [int(pk) for pk in notification_ids] if notification_ids is not None else None
+    report = notify.deliver_due(ids)
+    return {"sent": report.sent, "retrying": report.retrying, "failed": report.failed}

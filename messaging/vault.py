@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 from providers import ApiCredential
 
@@ -76,6 +77,7 @@ def fingerprint(key: str) -> str:
     return digest[:16]
 
 
+@sensitive_variables()
 def seal(credential: ApiCredential, ring: KeyRing | None = None) -> SealedSecret:
     ring = ring or key_ring()
     payload = json.dumps({"key": credential.key, "secret": credential.secret}).encode()
@@ -88,6 +90,7 @@ def seal(credential: ApiCredential, ring: KeyRing | None = None) -> SealedSecret
     )
 
 
+@sensitive_variables()
 def unseal(key_id: str, ciphertext: str, ring: KeyRing | None = None) -> ApiCredential:
     ring = ring or key_ring()
     try:
@@ -95,3 +98,20 @@ def unseal(key_id: str, ciphertext: str, ring: KeyRing | None = None) -> ApiCred
         return ApiCredential(key=payload["key"], secret=payload.get("secret"))
     except (InvalidToken, ValueError, KeyError, TypeError):
         raise VaultError(f"credential ciphertext does not decrypt with master key {key_id!r}") from None
+
+
+@sensitive_variables()
+def reseal(key_id: str, ciphertext: str, ring: KeyRing | None = None) -> tuple[str, str]:
+    """Re-encrypt one token under the ring's newest key: ``(newest_id, new_ciphertext)``.
+
+    Works on the token's bytes, whatever they hold (a credential or a webhook
+    secret), so the plaintext never leaves this function. Fails closed.
+    """
+    ring = ring or key_ring()
+    if key_id == ring.newest_id:
+        return key_id, ciphertext
+    try:
+        plaintext = ring.fernet(key_id).decrypt(ciphertext.encode())
+    except (InvalidToken, ValueError, TypeError):
+        raise VaultError(f"ciphertext does not decrypt with master key {key_id!r}") from None
+    return ring.newest_id, ring.fernet(ring.newest_id).encrypt(plaintext).decode()

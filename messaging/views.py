@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -15,9 +14,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from messaging.models import BalanceSnapshot, Provider
+from messaging.permissions import public, requires
 
 
-@login_required
+@requires("messaging.view_provider")
 def overview(request: HttpRequest) -> HttpResponse:
     since = timezone.now() - timezone.timedelta(hours=24)
     latest = BalanceSnapshot.objects.filter(provider=OuterRef("pk")).order_by("-fetched_at")
@@ -31,6 +31,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render(request, "messaging/overview.html", {"providers": providers})
 
 
+@public
 @never_cache
 def health(request: HttpRequest) -> JsonResponse:
     """Liveness for load balancers: answers only when the database does."""
@@ -39,6 +40,7 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "database": connection.vendor})
 
 
+@public
 @csrf_exempt
 def simulator(request: HttpRequest, rest: str) -> HttpResponse:
     """Hand the request to the vendor simulator's WSGI app, mounted at /sim/."""

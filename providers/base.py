@@ -598,18 +598,31 @@ class BaseAdapter:
             return str(value)[:200] if value else None
         return None
 
+    @classmethod
+    def classify_success_body(cls, data: Any, body: bytes | str | None) -> str:
+        """What a 2xx answer's body is: "ok", "error" (a vendor error body sent with a 2xx,
+        e.g. 23 Telecom's ``{"status": false, ...}``) or "unreadable" (not empty, not JSON).
+
+        ``data`` is the parsed body (``load_json(body)``). Never raises.
+        """
+        try:
+            fields = cls.extract_error(data) if data is not None else None
+        except Exception:  # a vendor hook must never take the caller down
+            fields = None
+        if fields is not None and fields.code is not None:
+            return "error"
+        if data is None and body is not None and body.strip():
+            return "unreadable"
+        return "ok"
+
     def _error_in(self, response: HttpResponse, data: Any, *, sends_message: bool) -> NormalizedError | None:
         """An error for a non-2xx status, or for a 2xx that carries an error body."""
-        is_success = 200 <= response.status < 300
-        if is_success:
-            try:
-                fields = self.extract_error(data) if data is not None else None
-            except Exception:
-                fields = None
-            if fields is None or fields.code is None:
-                if data is None and response.body.strip():
-                    # A 2xx to a send may mean it went out, whatever the body says.
-                    return self._invalid_response(response, "body is not JSON", ambiguous=sends_message)
+        if 200 <= response.status < 300:
+            verdict = self.classify_success_body(data, response.body)
+            if verdict == "unreadable":
+                # A 2xx to a send may mean it went out, whatever the body says.
+                return self._invalid_response(response, "body is not JSON", ambiguous=sends_message)
+            if verdict == "ok":
                 return None
         return self.parse_error(
             response.status,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import transaction
 from django.utils import timezone
 
 from messaging.models import ErrorEvent, Provider, Send
@@ -44,7 +45,24 @@ def build_error_event(
 def record_error(provider: Provider, error: NormalizedError, **where) -> ErrorEvent:
     event = build_error_event(provider, error, **where)
     event.save()
+    alert_on_commit(provider, [error], where.get("source"))
     return event
+
+
+def alert_on_commit(provider: Provider, errors: list[NormalizedError], source: str | None) -> None:
+    """Money, plan and key errors open their alerts as soon as the error is committed.
+
+    Balance polls are left out (the poller evaluates its own failures), and so are checks of
+    a key not yet in use. ``robust``: an alerting problem is logged and never undoes or
+    breaks the send that recorded the error.
+    """
+    from messaging.services import alerts
+
+    if source in (ErrorEvent.Source.BALANCE, ErrorEvent.Source.VERIFY):
+        return
+    wanted = [error for error in errors if alerts.wants(error)]
+    if wanted:
+        transaction.on_commit(lambda: alerts.errors_recorded(provider, wanted), robust=True)
 
 
 def _json_safe(value):

@@ -29,7 +29,13 @@ from django.utils import timezone
 
 from messaging.models import Channel, Provider, Send, SendAttempt, SendStatus
 from messaging.services import breaker
-from messaging.services.adapters import NoCredential, active_credential, adapter_for, mark_used
+from messaging.services.adapters import (
+    NoCredential,
+    active_credential,
+    adapter_for,
+    mark_used,
+    send_with_grace_fallback,
+)
 from messaging.services.recording import record_error
 from messaging.vault import VaultError
 from providers import BaseAdapter, Category, NormalizedError, OutgoingMessage, SendOutcome, get_adapter_class
@@ -193,7 +199,8 @@ def deliver(send_ids: Sequence[int]) -> None:
         client_reference=str(first.pk),
     )
     try:
-        outcome = adapter.send(message)
+        # A refused active key is retried once with the previous key during its grace period.
+        outcome, credential = send_with_grace_fallback(provider, credential, adapter, message, first)
     except Exception:
         log.exception("adapter %s failed while sending %s", provider.kind, [s.pk for s in sends])
         outcome = SendOutcome(http_status=None, latency_ms=0, error=_internal_error(provider.kind))

@@ -3,7 +3,19 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from messaging.models import Alert, AuditEntry, BalanceSnapshot, Credential, ErrorEvent, Provider, Send, SendAttempt
+from messaging.models import (
+    Alert,
+    AlertEvent,
+    AuditEntry,
+    BalanceSnapshot,
+    Credential,
+    ErrorEvent,
+    Notification,
+    Provider,
+    Send,
+    SendAttempt,
+    WebhookEndpoint,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +43,20 @@ def test_overview_lists_providers_with_a_fixed_number_of_queries(client, admin_u
 
 
 @pytest.mark.parametrize(
-    "model", [Provider, Credential, Send, SendAttempt, ErrorEvent, BalanceSnapshot, Alert, AuditEntry]
+    "model",
+    [
+        Provider,
+        Credential,
+        Send,
+        SendAttempt,
+        ErrorEvent,
+        BalanceSnapshot,
+        Alert,
+        AuditEntry,
+        AlertEvent,
+        WebhookEndpoint,
+        Notification,
+    ],
 )
 def test_every_table_has_a_working_admin_list(client, admin_user, model):
     client.force_login(admin_user)

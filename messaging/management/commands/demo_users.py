@@ -6,13 +6,18 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
 from config.env import local_secret
+from messaging.roles import ACCOUNT_MANAGER, ADMIN, SUPPORT, ensure_roles
+
+# One demo login per role; all share the generated password.
+ROLE_USERS = (("support", SUPPORT), ("manager", ACCOUNT_MANAGER))
 
 
 class Command(BaseCommand):
-    help = "Create (or reset) the demo admin login for the embedded default and print it."
+    help = "Create (or reset) the demo logins (admin, support, manager) for the embedded default and print them."
 
     def handle(self, *args, **options):
         password = local_secret(settings.VAR_DIR / "demo-password", lambda: secrets.token_urlsafe(12))
@@ -21,4 +26,19 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = user.is_active = True
         user.set_password(password)
         user.save()
-        self.stdout.write(self.style.SUCCESS(f"Demo login: username 'admin', password '{password}'"))
+        ensure_roles()
+        groups = {group.name: group for group in Group.objects.filter(name__in=[ADMIN, SUPPORT, ACCOUNT_MANAGER])}
+        user.groups.add(groups[ADMIN])
+        logins = [("admin", ADMIN)]
+        for username, role in ROLE_USERS:
+            member, _ = user_model.objects.get_or_create(
+                username=username, defaults={"email": f"{username}@example.com"}
+            )
+            member.is_staff = member.is_superuser = False
+            member.is_active = True
+            member.set_password(password)
+            member.save()
+            member.groups.set([groups[role]])
+            logins.append((username, role))
+        for username, role in logins:
+            self.stdout.write(self.style.SUCCESS(f"Demo login ({role}): username '{username}', password '{password}'"))
