@@ -1,4 +1,28 @@
-from django.urls import path  # noqa: F401  (pages are added by later issues)
+from django.urls import path
+
+from messaging import api, views_codes, views_errors, views_sends
+from messaging import credential_views as keys
 
 app_name = "messaging"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("errors/", views_errors.errors, name="errors"),
+    path("errors/code/", views_errors.error_code_events, name="error_code"),
+    path("errors/export.csv", views_errors.errors_export, name="errors_export"),
+    path("sends/", views_sends.sends, name="sends"),
+    path("sends/<int:pk>/", views_sends.send_detail, name="send_detail"),
+    path("sends/export.csv", views_sends.sends_export, name="sends_export"),
+    path("codes/", views_codes.codes, name="codes"),
+    path("codes/decode/", views_codes.decode, name="decode"),
+    # API keys (admins): list, add, verify, activate, roll back, revoke; the re-authentication prompt.
+    path("credentials/", keys.credential_index, name="credential_index"),
+    path("providers/<slug:slug>/credentials/", keys.credential_list, name="credentials"),
+    path("providers/<slug:slug>/credentials/add/", keys.credential_add, name="credential_add"),
+    path("providers/<slug:slug>/credentials/rollback/", keys.credential_rollback, name="credential_rollback"),
+    path("providers/<slug:slug>/credentials/<int:pk>/verify/", keys.credential_verify, name="credential_verify"),
+    path("providers/<slug:slug>/credentials/<int:pk>/activate/", keys.credential_activate, name="credential_activate"),
+    path("providers/<slug:slug>/credentials/<int:pk>/revoke/", keys.credential_revoke, name="credential_revoke"),
+    path("reauth/", keys.reauth, name="reauth"),
+    # The ingest API (bearer tokens, see docs/api.md) and its OpenAPI document.
+    path("api/v1/events", api.ingest_events, name="ingest_events"),
+    path("api/v1/openapi.json", api.openapi, name="openapi"),
+]

@@ -126,3 +126,63 @@ def make_provider(db):
         return provider
 
     return make
+
+
+@pytest.fixture
+def traffic(db):
+    """Two providers with a known mix: the numbers the tests check are counted by hand."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from messaging.models import ErrorEvent, Provider, Send, SendStatus
+
+    now = timezone.now()
+    eu = Provider.objects.create(name="23 EU", slug="t23", kind="23telecom")
+    apac = Provider.objects.create(name="8x8 APAC", slug="e8", kind="8x8")
+
+    def sends(provider, count, *, hours_ago=1.0, channel="sms"):
+        at = now - timedelta(hours=hours_ago)
+        return Send.objects.bulk_create(
+            Send(
+                provider=provider,
+                recipient=f"+4477009{n:05d}",
+                channel=channel,
+                status=SendStatus.ACCEPTED,
+                created_at=at,
+                vendor_message_id=f"vm-{provider.slug}-{hours_ago}-{n}",
+            )
+            for n in range(count)
+        )
+
+    def errors(provider, code, category, count, *, hours_ago=1.0, channel="sms", source="send", rows=None):
+        at = now - timedelta(hours=hours_ago)
+        ErrorEvent.objects.bulk_create(
+            ErrorEvent(
+                provider=provider,
+                error_code=code,
+                category=category,
+                occurred_at=at,
+                channel=channel,
+                source=source,
+                http_status=400,
+                raw_body='{"raw": true}',
+                message="vendor says no",
+                send=rows[n] if rows else None,
+            )
+            for n in range(count)
+        )
+
+    eu_sends = sends(eu, 100)
+    sends(apac, 50)
+    sends(eu, 20, channel="whatsapp")
+    errors(eu, "INVALID_TO", "validation", 6, rows=eu_sends)
+    errors(eu, "RATE_LIMIT_EXCEEDED", "rate_limit", 4)
+    errors(apac, "1002", "validation", 5)
+    errors(eu, "INVALID_TO", "validation", 2, channel="whatsapp")
+    # Previous 24 h window: fewer INVALID_TO; outside every window; and a balance-poll error that never counts.
+    sends(eu, 80, hours_ago=30)
+    errors(eu, "INVALID_TO", "validation", 4, hours_ago=30)
+    errors(eu, "INVALID_TO", "validation", 9, hours_ago=24 * 40)
+    errors(eu, "INTERNAL_ERROR", "server", 3, source="balance")
+    return {"eu": eu, "apac": apac, "now": now}

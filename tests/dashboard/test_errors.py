@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from messaging.models import ErrorEvent, Provider
+from messaging.services.breakdown import BadFilter, breakdown, parse_window
+
+pytestmark = pytest.mark.django_db
+
+
+def rows_by_key(result):
+    return {(r.provider.slug if r.provider else None, r.key): r for r in result.rows}
+
+
+def test_rates_are_errors_over_sends_per_provider(traffic):
+    result = breakdown(parse_window("24h"))
+    rows = rows_by_key(result)
+    invalid = rows[("t23", "INVALID_TO")]
+    assert (invalid.errors, invalid.sends) == (8, 120)  # sms + whatsapp at 23 EU
+    assert invalid.rate == pytest.approx(100 * 8 / 120)
+    assert rows[("e8", "1002")].rate == pytest.approx(100 * 5 / 50)
+    assert (result.total_errors, result.total_sends) == (17, 170)
+    assert sum(r.share for r in result.rows) == pytest.approx(100)
+    # Balance-poll errors are not errors of sends.
+    assert ("t23", "INTERNAL_ERROR") not in rows
+
+
+def test_change_against_the_previous_window_of_the_same_length(traffic):
+    rows = rows_by_key(breakdown(parse_window("24h")))
+    assert rows[("t23", "INVALID_TO")].previous_errors == 4
+    assert rows[("t23", "INVALID_TO")].change == pytest.approx(100.0)
+    assert rows[("t23", "RATE_LIMIT_EXCEEDED")].change is None
+
+
+def test_filters_by_provider_and_channel(traffic):
+    only_eu = breakdown(parse_window("24h"), providers=[traffic["eu"]], channel="whatsapp")
+    assert [(r.key, r.errors, r.sends) for r in only_eu.rows] == [("INVALID_TO", 2, 20)]
+
+
+def test_group_by_category_across_vendors(traffic):
+    rows = rows_by_key(breakdown(parse_window("24h"), group="category"))
+    assert rows[(None, "validation")].errors == 13
+    assert rows[(None, "validation")].sends == 170
+
+
+def test_30_day_window_reaches_further_back(traffic):
+    rows = rows_by_key(breakdown(parse_window("30d")))
+    assert rows[("t23", "INVALID_TO")].errors == 12  # 40-day-old events stay out
+
+
+@pytest.mark.parametrize(
+    "args", [("2h",), ("custom", None, "2026-11-20"), ("custom", "2026-11-20", "2026-11-19"), ("custom", "x", "y")]
+)
+def test_bad_windows_are_refused(args):
+    with pytest.raises(BadFilter):
+        parse_window(*args)
+
+
+def test_the_page_and_its_htmx_partial(client, viewer, traffic):
+    client.force_login(viewer)
+    page = client.get(reverse("messaging:errors"), {"window": "24h", "provider": "t23"})
+    assert page.status_code == 200
+    assert b"<html" in page.content and b"INVALID_TO" in page.content and b"<svg" in page.content
+    partial = client.get(reverse("messaging:errors"), {"window": "24h"}, headers={"HX-Request": "true"})
+    assert partial.status_code == 200
+    assert b"<html" not in partial.content and b"1002" in partial.content
+
+
+def test_a_bad_filter_is_a_clear_400(client, viewer, traffic):
+    client.force_login(viewer)
+    response = client.get(reverse("messaging:errors"), {"provider": "nope"})
+    assert response.status_code == 400
+    assert b"unknown provider: nope" in response.content
+
+
+def test_fixed_number_of_queries_whatever_the_rows(client, viewer, traffic):
+    client.force_login(viewer)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("messaging:errors"), {"window": "30d"}).status_code == 200
+        return len(captured)
+
+    before = queries()
+    more = Provider.objects.create(name="More", slug="more", kind="telnxo")
+    for n, code in enumerate(["dnd_number", "dlt_scrubbed", "invalid_phone_number", "internal_error"]):
+        ErrorEvent.objects.bulk_create(
+            ErrorEvent(
+                provider=more, error_code=code, category="validation", occurred_at=timezone.now(), http_status=422
+            )
+            for _ in range(n + 3)
+        )
+    assert queries() == before
+
+
+def test_drill_down_shows_the_vendor_advice_and_raw_response(client, viewer, traffic):
+    client.force_login(viewer)
+    response = client.get(
+        reverse("messaging:error_code"),
+        {"provider": "t23", "code": "INVALID_TO", "window": "24h"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "What to do" in body and "vendor says no" in body and "{&quot;raw&quot;: true}" in body
+    assert body.count("<tr>") == 8 + 1  # the events, plus the header row
+
+
+def test_csv_export_has_the_documented_columns(client, viewer, traffic):
+    client.force_login(viewer)
+    response = client.get(reverse("messaging:errors_export"), {"provider": "t23", "window": "24h"})
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == ["provider", "error_code", "category", "errors", "sends", "error_rate"]
+    assert rows[1] == ["t23", "INVALID_TO", "validation", "8", "120", f"{8 / 120:.6f}"]
+    assert len(rows) == 3
+
+
+def test_a_user_without_the_permission_is_refused(client, django_user_model, traffic):
+    client.force_login(django_user_model.objects.create_user("nobody", password="a-long-test-password"))
+    assert client.get(reverse("messaging:errors")).status_code == 403
+    assert client.get(reverse("messaging:errors_export")).status_code == 403

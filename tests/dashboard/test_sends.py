@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.db import connection
+from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from messaging.csv_export import safe_cell
+from messaging.models import Send, SendAttempt
+from messaging.services.send_log import BadSearch, SendSearch, page
+
+pytestmark = pytest.mark.django_db
+
+
+def search(**params) -> SendSearch:
+    query = QueryDict(mutable=True)
+    query.update(params)
+    return SendSearch.from_query(query)
+
+
+def test_keyset_pages_cover_every_send_once_newest_first(traffic):
+    seen, cursor = [], None
+    while True:
+        current = page(search(), cursor, size=37)
+        seen.extend(s.pk for s in current.sends)
+        if current.next_cursor is None:
+            break
+        cursor = current.next_cursor
+    assert len(seen) == len(set(seen)) == Send.objects.count()
+    ordered = list(Send.objects.order_by("-created_at", "-id").values_list("pk", flat=True))
+    assert seen == ordered
+
+
+@pytest.mark.parametrize("field", ["recipient", "vendor_message_id"])
+def test_search_by_recipient_or_vendor_id(traffic, field):
+    target = Send.objects.filter(provider=traffic["apac"]).first()
+    found = page(search(q=getattr(target, field))).sends
+    assert target in found and all(getattr(s, field) == getattr(target, field) for s in found)
+
+
+def test_search_by_request_id(traffic):
+    target = Send.objects.first()
+    Send.objects.filter(pk=target.pk).update(request_id="req_0123456789abcdef")
+    assert [s.pk for s in page(search(q="req_0123456789abcdef")).sends] == [target.pk]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"status": "lost"}, {"provider": "nope"}, {"from": "yesterday"}, {"from": "2026-11-20", "to": "2026-11-01"}],
+)
+def test_bad_search_values_are_refused(traffic, params):
+    with pytest.raises(BadSearch):
+        search(**params)
+
+
+def test_a_damaged_page_link_is_a_clear_400(client, viewer, traffic):
+    client.force_login(viewer)
+    response = client.get(reverse("messaging:sends"), {"after": "not-a-cursor"})
+    assert response.status_code == 400 and b"page link is damaged" in response.content
+
+
+def test_the_log_pages_with_a_fixed_number_of_queries(client, viewer, traffic):
+    client.force_login(viewer)
+    with CaptureQueriesContext(connection) as first:
+        response = client.get(reverse("messaging:sends"))
+    assert response.status_code == 200 and b"Older sends" in response.content
+    cursor = response.context["page"].next_cursor
+    with CaptureQueriesContext(connection) as later:
+        assert client.get(reverse("messaging:sends"), {"after": cursor}).status_code == 200
+    assert len(later) == len(first)
+
+
+def test_send_detail_lists_attempts_and_errors(client, viewer, traffic):
+    send = Send.objects.filter(error_events__isnull=False).first()
+    SendAttempt.objects.create(
+        send=send,
+        number=1,
+        started_at=send.created_at,
+        latency_ms=123,
+        http_status=400,
+        outcome="failed",
+        error_code="INVALID_TO",
+    )
+    client.force_login(viewer)
+    body = client.get(reverse("messaging:send_detail", args=[send.pk])).content.decode()
+    assert "123 ms" in body and "INVALID_TO" in body and "vendor says no" in body
+
+
+def test_csv_export_streams_every_match_and_defuses_formulas(client, viewer, traffic):
+    Send.objects.filter(pk=Send.objects.first().pk).update(recipient="=HYPERLINK(1)")
+    client.force_login(viewer)
+    response = client.get(reverse("messaging:sends_export"), {"provider": "e8"})
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:5] == ["id", "created_at", "provider", "channel", "recipient"]
+    assert len(rows) == 1 + 50
+
+
+@pytest.mark.parametrize(
+    "value, safe",
+    [
+        ("=1+2", "'=1+2"),
+        ("@cmd", "'@cmd"),
+        ("+447700900001", "+447700900001"),
+        ("-12.5", "-12.5"),
+        ("+cmd", "'+cmd"),
+        ("plain", "plain"),
+    ],
+)
+def test_spreadsheet_formulas_are_defused(value, safe):
+    assert safe_cell(value) == safe
