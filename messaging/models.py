@@ -274,6 +274,55 @@ class ErrorEvent(models.Model):
         return f"{self.error_code} ({self.http_status}) at {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
+class SendRollup(models.Model):
+    """Sends per provider, channel and time bucket, kept by messaging.services.rollups.
+
+    Each send is counted once per grain (5 minutes, 1 hour, 1 day) so a window
+    reads few rows whatever its length; raw rows can be pruned and these stay.
+    """
+
+    grain = models.PositiveIntegerField(help_text="Bucket length in seconds: 300, 3600 or 86400.")
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+")
+    bucket = models.DateTimeField(help_text="Start of the bucket, UTC.")
+    channel = models.CharField(max_length=12, choices=Channel.choices)
+    sends = models.BigIntegerField(default=0)
+
+    class Meta:
+        default_permissions = ()  # internal counters: no one views or edits them as objects
+        constraints = [
+            models.UniqueConstraint(fields=["grain", "provider", "bucket", "channel"], name="send_rollup_key"),
+        ]
+        # The unique index serves one provider's window; this one all providers'.
+        indexes = [models.Index(fields=["grain", "bucket"], name="send_rollup_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.sends} sends of {self.provider_id} at {self.bucket:%Y-%m-%d %H:%M} ({self.grain}s)"
+
+
+class ErrorRollup(models.Model):
+    """Errors of sends (source send or ingest) per provider, channel, code, category and bucket."""
+
+    grain = models.PositiveIntegerField(help_text="Bucket length in seconds: 300, 3600 or 86400.")
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+")
+    bucket = models.DateTimeField(help_text="Start of the bucket, UTC.")
+    channel = models.CharField(max_length=12, choices=Channel.choices)
+    error_code = models.CharField(max_length=100)
+    category = models.CharField(max_length=20, choices=ErrorCategory.choices)
+    errors = models.BigIntegerField(default=0)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(
+                fields=["grain", "provider", "bucket", "channel", "error_code", "category"], name="error_rollup_key"
+            ),
+        ]
+        indexes = [models.Index(fields=["grain", "bucket"], name="error_rollup_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.errors} x {self.error_code} of {self.provider_id} at {self.bucket:%Y-%m-%d %H:%M}"
+
+
 class BalanceSnapshot(models.Model):
     """One balance or plan-usage reading of a provider."""
 

@@ -5,26 +5,30 @@ errors on sends count (source send or ingest): a failed balance poll is not a
 failed message. A send retried after an error can contribute more than one
 error, so a rate counts error events per 100 sends.
 
-Every call issues a fixed number of queries whatever the row counts.
+Counts come from the rollups (messaging.services.rollups), never from the raw
+rows: a window is snapped to whole buckets of the grain it reads (5 minutes up
+to 2 h, 1 hour up to 8 days, 1 UTC day beyond), and every number shown is the
+exact sum over the buckets inside the window's start and end, which the page
+shows. Every call issues a fixed number of queries whatever the row counts.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from django.db.models import Count, QuerySet
-from django.db.models.functions import TruncDay, TruncHour, TruncMinute
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
-from messaging.models import ErrorEvent, Provider, Send
+from messaging.models import ErrorRollup, Provider, SendRollup
+from messaging.services.rollups import SEND_SOURCES, floor
 from providers import get_adapter_class
 
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 DEFAULT_WINDOW = "24h"
 MAX_CUSTOM_WINDOW = timedelta(days=92)
-SEND_SOURCES = (ErrorEvent.Source.SEND, ErrorEvent.Source.INGEST)
+__all__ = ["SEND_SOURCES", "BadFilter", "Breakdown", "Window", "breakdown", "export_rows", "parse_window"]
 TOP_CODES_IN_CHART = 5
 SPARKLINE_ROWS = 50
 
@@ -44,6 +48,15 @@ class Window:
         return self.end - self.start
 
     @property
+    def grain(self) -> timedelta:
+        """The rollup grain this window reads: the coarsest that still gives its sparkline buckets."""
+        return grain_for(self.length)
+
+    @property
+    def grain_label(self) -> str:
+        return {300: "5-minute", 3600: "hour", 86400: "UTC-day"}[int(self.grain.total_seconds())]
+
+    @property
     def previous(self) -> Window:
         return Window(self.key, self.start - self.length, self.start)
 
@@ -59,7 +72,7 @@ class Window:
 
     def bucket_starts(self) -> list[datetime]:
         _, step = self.buckets()
-        first = _floor(self.start, step)
+        first = floor(self.start, step)
         starts, current = [], first
         while current < self.end:
             starts.append(current)
@@ -73,7 +86,10 @@ def parse_window(
     now = now or timezone.now()
     key = key or DEFAULT_WINDOW
     if key in WINDOWS:
-        return Window(key, now - WINDOWS[key], now)
+        # Ends with the bucket that holds now, so the latest errors are always in.
+        grain = grain_for(WINDOWS[key])
+        end = floor(now, grain) + grain
+        return Window(key, end - WINDOWS[key], end)
     if key != "custom":
         raise BadFilter(f"window must be one of {', '.join([*WINDOWS, 'custom'])}")
     begin, finish = _parse_moment(start, "start"), _parse_moment(end, "end")
@@ -81,7 +97,30 @@ def parse_window(
         raise BadFilter("the custom window must end after it starts")
     if finish - begin > MAX_CUSTOM_WINDOW:
         raise BadFilter("a custom window may span at most 92 days")
-    return Window("custom", begin, finish)
+    return snap(begin, finish)
+
+
+def grain_for(length: timedelta) -> timedelta:
+    if length <= timedelta(hours=2):
+        return timedelta(minutes=5)
+    if length <= timedelta(days=8):
+        return timedelta(hours=1)
+    return timedelta(days=1)
+
+
+def snap(begin: datetime, finish: datetime) -> Window:
+    """The custom window widened to whole buckets of its grain, so it covers at least what was asked."""
+    grain = grain_for(finish - begin)
+    while True:
+        start, end = floor(begin, grain), _ceil(finish, grain)
+        if grain_for(end - start) == grain:
+            return Window("custom", start, end)
+        grain = grain_for(end - start)  # widening made it longer: snap to the coarser grain
+
+
+def _ceil(moment: datetime, step: timedelta) -> datetime:
+    start = floor(moment, step)
+    return start if start == moment else start + step
 
 
 def _parse_moment(value: str | None, name: str) -> datetime:
@@ -160,15 +199,34 @@ def breakdown(
         raise BadFilter("group must be 'code' or 'category'")
     by_id = {p.pk: p for p in (providers if providers is not None else Provider.objects.all())}
     keys = ("provider_id", "error_code", "category") if group == "code" else ("category",)
+    _, step = window.buckets()
+    # Rows of the window's grain already start on a chart bucket unless the chart's step is coarser.
+    to_step = (lambda bucket: bucket) if step == window.grain else (lambda bucket: floor(bucket, step))
 
-    def errors_in(w: Window) -> QuerySet:
-        return _errors(w, by_id, providers, channel).values(*keys).annotate(n=Count("id"))
+    current: Counter = Counter()
+    per_bucket: dict = defaultdict(int)
+    errors_per_bucket: Counter = Counter()
+    for *key, bucket, n in _rollups(ErrorRollup, window, providers, channel).values_list(*keys, "bucket").annotate(
+        n=Sum("errors")
+    ):
+        key, bucket = tuple(key), to_step(bucket)
+        current[key] += n
+        per_bucket[(key, bucket)] += n
+        errors_per_bucket[bucket] += n
+    previous = {
+        tuple(key): n
+        for *key, n in _rollups(ErrorRollup, window.previous, providers, channel)
+        .values_list(*keys)
+        .annotate(n=Sum("errors"))
+    }
+    sends_by_provider: Counter = Counter()
+    sends_per_bucket: dict = defaultdict(int)
+    for provider_id, bucket, n in (
+        _rollups(SendRollup, window, providers, channel).values_list("provider_id", "bucket").annotate(n=Sum("sends"))
+    ):
+        sends_by_provider[provider_id] += n
+        sends_per_bucket[to_step(bucket)] += n
 
-    current = {tuple(r[k] for k in keys): r["n"] for r in errors_in(window)}
-    previous = {tuple(r[k] for k in keys): r["n"] for r in errors_in(window.previous)}
-    sends_by_provider = dict(
-        _sends(window, providers, channel).values("provider_id").annotate(n=Count("id")).values_list("provider_id", "n")
-    )
     total_sends = sum(sends_by_provider.values())
     total_errors = sum(current.values())
     ranked = sorted(current.items(), key=lambda item: (-item[1], item[0]))
@@ -185,62 +243,25 @@ def breakdown(
         for key, count in ranked
     ]
     starts = window.bucket_starts()
-    per_bucket = _bucketed_errors(window, by_id, providers, channel, keys)
-    sends_per_bucket = _bucketed_sends(window, providers, channel)
     for row, (key, _) in zip(rows[:SPARKLINE_ROWS], ranked[:SPARKLINE_ROWS], strict=False):
         row.sparkline = [per_bucket.get((key, start), 0) for start in starts]
-    series = _chart_series(ranked, per_bucket, sends_per_bucket, starts, by_id, group)
+    series = _chart_series(ranked, per_bucket, errors_per_bucket, sends_per_bucket, starts, by_id, group)
     return Breakdown(window, group, rows, total_errors, total_sends, starts, series)
 
 
-def _errors(window: Window, by_id, providers, channel) -> QuerySet:
-    queryset = ErrorEvent.objects.filter(
-        occurred_at__gte=window.start, occurred_at__lt=window.end, source__in=SEND_SOURCES
+def _rollups(model, window: Window, providers: list[Provider] | None, channel: str | None) -> QuerySet:
+    """The rollup rows of ``model`` at the window's grain whose buckets start inside the window."""
+    rows = model.objects.filter(
+        grain=int(window.grain.total_seconds()), bucket__gte=window.start, bucket__lt=window.end
     )
     if providers is not None:
-        queryset = queryset.filter(provider_id__in=list(by_id))
+        rows = rows.filter(provider_id__in=[p.pk for p in providers])
     if channel:
-        queryset = queryset.filter(channel=channel)
-    return queryset.order_by()
+        rows = rows.filter(channel=channel)
+    return rows.order_by()
 
 
-def _sends(window: Window, providers, channel) -> QuerySet:
-    queryset = Send.objects.filter(created_at__gte=window.start, created_at__lt=window.end)
-    if providers is not None:
-        queryset = queryset.filter(provider_id__in=[p.pk for p in providers])
-    if channel:
-        queryset = queryset.filter(channel=channel)
-    return queryset.order_by()
-
-
-TRUNC = {"minute5": TruncMinute, "hour": TruncHour, "hour6": TruncHour, "day": TruncDay}
-
-
-def _bucketed_errors(window, by_id, providers, channel, keys) -> dict:
-    name, step = window.buckets()
-    trunc = TRUNC[name]
-    counts: dict = defaultdict(int)
-    rows = (
-        _errors(window, by_id, providers, channel)
-        .annotate(bucket=trunc("occurred_at", tzinfo=UTC))
-        .values(*keys, "bucket")
-        .annotate(n=Count("id"))
-    )
-    for row in rows:
-        counts[(tuple(row[k] for k in keys), _floor(row["bucket"], step))] += row["n"]
-    return counts
-
-
-def _bucketed_sends(window, providers, channel) -> dict:
-    name, step = window.buckets()
-    counts: dict = defaultdict(int)
-    rows = _sends(window, providers, channel).annotate(bucket=TRUNC[name]("created_at", tzinfo=UTC)).values("bucket")
-    for row in rows.annotate(n=Count("id")):
-        counts[_floor(row["bucket"], step)] += row["n"]
-    return counts
-
-
-def _chart_series(ranked, per_bucket, sends_per_bucket, starts, by_id, group) -> list[ChartSeries]:
+def _chart_series(ranked, per_bucket, errors_per_bucket, sends_per_bucket, starts, by_id, group) -> list[ChartSeries]:
     """Error rate per bucket, stacked: the top codes, then everything else as 'other'."""
     top = [key for key, _ in ranked[:TOP_CODES_IN_CHART]]
     series = []
@@ -249,9 +270,9 @@ def _chart_series(ranked, per_bucket, sends_per_bucket, starts, by_id, group) ->
         series.append(
             ChartSeries(label, [_rate(per_bucket.get((key, s), 0), sends_per_bucket.get(s, 0)) for s in starts])
         )
-    rest = [key for key, _ in ranked[TOP_CODES_IN_CHART:]]
-    if rest:
-        other = [sum(per_bucket.get((key, s), 0) for key in rest) for s in starts]
+    if len(ranked) > TOP_CODES_IN_CHART:
+        # Everything else is the bucket's total less the top codes: no pass over every code per bucket.
+        other = [errors_per_bucket[s] - sum(per_bucket.get((key, s), 0) for key in top) for s in starts]
         series.append(
             ChartSeries("other", [_rate(n, sends_per_bucket.get(s, 0)) for n, s in zip(other, starts, strict=True)])
         )
@@ -260,15 +281,6 @@ def _chart_series(ranked, per_bucket, sends_per_bucket, starts, by_id, group) ->
 
 def _rate(errors: int, sends: int) -> float:
     return 100.0 * errors / sends if sends else 0.0
-
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _floor(moment: datetime, step: timedelta) -> datetime:
-    """The start of the bucket of length ``step`` that holds ``moment``, in UTC (days are UTC days)."""
-    moment = moment.astimezone(UTC)
-    return moment - (moment - EPOCH) % step
 
 
 def export_rows(result: Breakdown) -> list[list[str]]:

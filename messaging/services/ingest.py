@@ -36,6 +36,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from messaging.models import Channel, ErrorEvent, Provider, Send, SendStatus
+from messaging.services import rollups
 from messaging.services.recording import alert_on_commit, build_error_event
 from providers import BaseAdapter, NormalizedError, UnknownKind, get_adapter_class, parse_error
 from providers.base import as_headers, load_json
@@ -407,6 +408,7 @@ def _write(provider: Provider, outcomes: list[_Outcome], first_with_key: dict[st
                 for i, send in failed
             ]
         )
+        rollups.record(sends=sends, errors=error_rows)
         alert_on_commit(provider, [outcomes[i].error for i, _ in failed], ErrorEvent.Source.INGEST)
     error_ids = {i: row.pk for (i, _), row in zip(failed, error_rows, strict=True)}
     for i, send in zip(fresh, sends, strict=True):

@@ -1,4 +1,8 @@
-"""The one place vendor outcomes become rows: every ErrorEvent is built here."""
+"""The one place vendor outcomes become rows: every ErrorEvent is built here.
+
+Whoever saves built events counts them with messaging.services.rollups.record
+in the same transaction (record_error does it; the ingest writer for its batch).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from messaging.models import ErrorEvent, Provider, Send
+from messaging.services import rollups
 from providers import NormalizedError
 
 MESSAGE_LIMIT = 2000
@@ -43,8 +48,11 @@ def build_error_event(
 
 
 def record_error(provider: Provider, error: NormalizedError, **where) -> ErrorEvent:
+    """Save the event and count it into the rollups, in the caller's transaction."""
     event = build_error_event(provider, error, **where)
-    event.save()
+    with transaction.atomic():
+        event.save()
+        rollups.record(errors=[event])
     alert_on_commit(provider, [error], where.get("source"))
     return event
 

@@ -86,7 +86,11 @@ def page(search: SendSearch, cursor: str | None = None, size: int = PAGE_SIZE) -
     sends = search.queryset()
     if cursor:
         created_at, pk = decode_cursor(cursor)
-        sends = sends.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk))
+        # created_at <= cursor bounds the index scan (the OR alone is only a filter: PostgreSQL
+        # would read every newer row first); the OR then drops the rows shown already.
+        sends = sends.filter(
+            Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk), created_at__lte=created_at
+        )
     rows = list(sends[: size + 1])
     more = len(rows) > size
     rows = rows[:size]

@@ -28,7 +28,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from messaging.models import Channel, Provider, Send, SendAttempt, SendStatus
-from messaging.services import breaker
+from messaging.services import breaker, rollups
 from messaging.services.adapters import (
     NoCredential,
     active_credential,
@@ -114,6 +114,7 @@ def queue_sends(
                 )
                 for recipient, key in zip(recipients, keys, strict=True)
             )
+            rollups.record(sends=sends)
             ids = [send.pk for send in sends]
             transaction.on_commit(lambda: dispatch(provider.kind, ids))
             return sends

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from messaging.models import ErrorEvent, Provider
+from messaging.services import rollups
 from messaging.services.breakdown import BadFilter, breakdown, parse_window
 
 pytestmark = pytest.mark.django_db
@@ -91,12 +92,13 @@ def test_fixed_number_of_queries_whatever_the_rows(client, viewer, traffic):
     before = queries()
     more = Provider.objects.create(name="More", slug="more", kind="telnxo")
     for n, code in enumerate(["dnd_number", "dlt_scrubbed", "invalid_phone_number", "internal_error"]):
-        ErrorEvent.objects.bulk_create(
+        events = ErrorEvent.objects.bulk_create(
             ErrorEvent(
                 provider=more, error_code=code, category="validation", occurred_at=timezone.now(), http_status=422
             )
             for _ in range(n + 3)
         )
+        rollups.record(errors=events)
     assert queries() == before
 
 

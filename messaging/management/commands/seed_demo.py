@@ -23,6 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=28, help="Days of history ending now (default 28).")
         parser.add_argument("--seed", type=int, default=7, help="Random seed, for repeatable data.")
         parser.add_argument(
+            "--error-rate", type=float, help="Mean error rate in percent (default: each demo account's own, ~2.6 %%)."
+        )
+        parser.add_argument(
             "--simulator-url",
             default="http://127.0.0.1:8000/sim",
             help="Where the vendor simulator answers (default: the one mounted in runserver).",
@@ -39,6 +42,7 @@ class Command(BaseCommand):
         sends: int,
         days: int,
         seed: int,
+        error_rate: float | None,
         simulator_url: str,
         reset: bool,
         if_empty: bool,
@@ -67,6 +71,7 @@ class Command(BaseCommand):
                 seed=seed,
                 render_error_body=_error_body_renderer(),
                 progress=bar.update,
+                error_rate=error_rate / 100 if error_rate is not None else None,
             )
         elapsed = time.perf_counter() - started
         self.stdout.write(

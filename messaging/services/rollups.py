@@ -1,0 +1,172 @@
+"""Rollups: sends and errors counted per provider, channel (and code) and time bucket.
+
+Every writer of Send or ErrorEvent rows calls :func:`record` in the same
+transaction as the rows, so the counts are exactly the raw rows' counts and a
+rolled-back write leaves no count behind. Each row is counted at three grains
+(5 minutes, 1 hour, 1 day): the breakdown reads the coarsest grain its window
+allows (docs/performance.md). Only errors of sends count (source send or
+ingest), as on the breakdown page.
+
+Increments are merged per key in Python first: one INSERT … ON CONFLICT may not
+touch the same row twice, and fewer rows mean fewer row locks.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection
+
+from messaging.models import ErrorEvent, ErrorRollup, Provider, Send, SendRollup
+
+GRAINS = (timedelta(minutes=5), timedelta(hours=1), timedelta(days=1))
+SEND_SOURCES = (ErrorEvent.Source.SEND, ErrorEvent.Source.INGEST)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Rows per SQLite statement: a full ingest batch (1,000 events x 3 grains) fits in one,
+# and 3,000 rows x 7 values stay under SQLite's limit of 32,766 parameters.
+ROWS_PER_STATEMENT = 3000
+
+SEND_KEY = ("grain", "provider_id", "bucket", "channel")
+ERROR_KEY = ("grain", "provider_id", "bucket", "channel", "error_code", "category")
+
+
+def floor(moment: datetime, step: timedelta) -> datetime:
+    """The start of the bucket of length ``step`` that holds ``moment``, in UTC (days are UTC days)."""
+    moment = moment.astimezone(UTC)
+    return moment - (moment - EPOCH) % step
+
+
+def record(sends: Iterable[Send] = (), errors: Iterable[ErrorEvent] = ()) -> None:
+    """Count new sends and error events (saved or not) into the rollups."""
+    sent = Counter((send.provider_id, send.channel, send.created_at) for send in sends)
+    failed = Counter(
+        (event.provider_id, event.channel, event.occurred_at, event.error_code, event.category)
+        for event in errors
+        if event.source in SEND_SOURCES
+    )
+    add(sent, failed)
+
+
+def add(sent: Counter, failed: Counter) -> None:
+    """Add counts to the rollups at every grain.
+
+    ``sent`` counts sends by (provider_id, channel, moment); ``failed`` counts
+    errors of sends by (provider_id, channel, moment, error_code, category).
+    """
+    send_counts: Counter = Counter()
+    for (provider_id, channel, moment), n in sent.items():
+        for grain in GRAINS:
+            send_counts[(grain, provider_id, floor(moment, grain), channel)] += n
+    error_counts: Counter = Counter()
+    for (provider_id, channel, moment, code, category), n in failed.items():
+        for grain in GRAINS:
+            error_counts[(grain, provider_id, floor(moment, grain), channel, code, category)] += n
+    _upsert(SendRollup, SEND_KEY, "sends", send_counts)
+    _upsert(ErrorRollup, ERROR_KEY, "errors", error_counts)
+
+
+COLUMN_TYPES = {
+    "grain": "integer",
+    "provider_id": "bigint",
+    "bucket": "timestamptz",
+    "channel": "text",
+    "error_code": "text",
+    "category": "text",
+    "sends": "bigint",
+    "errors": "bigint",
+}
+
+
+def _upsert(model, key_columns: Sequence[str], count_column: str, counts: Counter) -> None:
+    if not counts:
+        return
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = [*key_columns, count_column]
+    column_list = ", ".join(quote(c) for c in columns)
+    upsert = (
+        f"ON CONFLICT ({', '.join(quote(c) for c in key_columns)}) "
+        f"DO UPDATE SET {quote(count_column)} = {table}.{quote(count_column)} + EXCLUDED.{quote(count_column)}"
+    )
+    # Keys in one order for every writer, so two transactions lock shared rows in the same order.
+    rows = [
+        (int(grain.total_seconds()), provider_id, bucket, *rest, n)
+        for (grain, provider_id, bucket, *rest), n in sorted(counts.items())
+    ]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One array per column: a handful of parameters whatever the batch, so the
+            # statement stays cheap to build and parse.
+            arrays = ", ".join(f"%s::{COLUMN_TYPES[c]}[]" for c in columns)
+            cursor.execute(
+                f"INSERT INTO {table} ({column_list}) SELECT * FROM unnest({arrays}) {upsert}",  # noqa: S608
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+            return
+        row_marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            chunk = rows[start : start + ROWS_PER_STATEMENT]
+            params = [
+                connection.ops.adapt_datetimefield_value(v) if isinstance(v, datetime) else v
+                for row in chunk
+                for v in row
+            ]
+            cursor.execute(
+                f"INSERT INTO {table} ({column_list}) VALUES {', '.join([row_marks] * len(chunk))} {upsert}",  # noqa: S608
+                params,
+            )
+
+
+def rebuild(providers: Sequence[Provider] | None = None, *, using=None) -> None:
+    """Recount the rollups of ``providers`` (all when None) from the raw rows, in SQL.
+
+    For the migration that created the rollups, and for repairs. Raw rows already
+    pruned are lost to a rebuild, so nothing runs it on a schedule.
+    """
+    conn = using or connection
+    send_table, error_table = Send._meta.db_table, ErrorEvent._meta.db_table
+    where, params = "", []
+    if providers is not None:
+        ids = [p.pk for p in providers]
+        if not ids:
+            return
+        where = f" WHERE provider_id IN ({', '.join(['%s'] * len(ids))})"
+        params = ids
+    sources = ", ".join(f"'{s}'" for s in SEND_SOURCES)
+    with conn.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {SendRollup._meta.db_table}{where}", params)  # noqa: S608
+        cursor.execute(f"DELETE FROM {ErrorRollup._meta.db_table}{where}", params)  # noqa: S608
+        and_where = where.replace(" WHERE ", " AND ") if where else ""
+        for grain in GRAINS:
+            seconds = int(grain.total_seconds())
+            sent_bucket = _bucket_sql(conn, "created_at", seconds)
+            cursor.execute(
+                f"INSERT INTO {SendRollup._meta.db_table} (grain, provider_id, bucket, channel, sends) "  # noqa: S608
+                f"SELECT {seconds}, provider_id, {sent_bucket}, channel, COUNT(*) FROM {send_table}{where} "
+                f"GROUP BY provider_id, {sent_bucket}, channel",
+                params,
+            )
+            error_bucket = _bucket_sql(conn, "occurred_at", seconds)
+            cursor.execute(
+                f"INSERT INTO {ErrorRollup._meta.db_table} "  # noqa: S608
+                "(grain, provider_id, bucket, channel, error_code, category, errors) "
+                f"SELECT {seconds}, provider_id, {error_bucket}, channel, error_code, category, COUNT(*) "
+                f"FROM {error_table} WHERE source IN ({sources}){and_where} "
+                f"GROUP BY provider_id, {error_bucket}, channel, error_code, category",
+                params,
+            )
+
+
+def _bucket_sql(conn, column: str, seconds: int) -> str:
+    """SQL for the UTC bucket start of ``column``, stored as Django stores datetimes on that backend."""
+    if conn.vendor == "postgresql":
+        return f"date_bin('{seconds} seconds', {column}, TIMESTAMPTZ '1970-01-01 00:00:00+00')"
+    return f"datetime((CAST(strftime('%%s', {column}) AS INTEGER) / {seconds}) * {seconds}, 'unixepoch')"
+
+
+def delete(providers: Sequence[Provider]) -> None:
+    """Forget the rollups of ``providers`` (the demo's reset)."""
+    ErrorRollup.objects.filter(provider__in=providers).delete()
+    SendRollup.objects.filter(provider__in=providers).delete()
