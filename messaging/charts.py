@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 
 def sparkline(values: Sequence[float], width: int = 120, height: int = 24) -> str:
@@ -67,3 +68,45 @@ def stacked_bars(series: Sequence[tuple[str, Sequence[float]]], width: int = 720
             base += bar_height
             bars.append(Bar(bucket * slot + 1, height - base, max(slot - 2, 1), bar_height, index, label, value))
     return StackedChart(width, height, bars, maximum, labels)
+
+
+@dataclass(frozen=True)
+class LineChart:
+    width: int
+    height: int
+    points: str  # SVG polyline points
+    area: str  # SVG path of the area under the line
+    minimum: float
+    maximum: float
+
+    @property
+    def gridlines(self) -> list[tuple[float, str]]:
+        """Three horizontal guides with their values."""
+        span = self.maximum - self.minimum
+        if not self.points or not span:
+            return []
+        return [(self.height * (1 - f), f"{self.minimum + span * f:.2f}") for f in (0.25, 0.5, 0.75)]
+
+
+def line_chart(
+    readings: Sequence[tuple[datetime, float]], start: datetime, end: datetime, width: int = 720, height: int = 180
+) -> LineChart:
+    """A line (and the area under it) of timed values, placed by time so gaps in the readings show.
+
+    The value axis starts at zero (or the lowest value, when below zero) so a small dip does not look like a crash.
+    """
+    inside = [(at, value) for at, value in readings if start <= at <= end]
+    if not inside or end <= start:
+        return LineChart(width, height, "", "", 0.0, 0.0)
+    low = min(0.0, *(value for _, value in inside))
+    high = max(value for _, value in inside)
+    span = (high - low) or 1.0
+    seconds = (end - start).total_seconds()
+    coords = [
+        ((at - start).total_seconds() / seconds * width, height - (value - low) / span * (height - 2) - 1)
+        for at, value in inside
+    ]
+    points = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+    area = f"M{coords[0][0]:.1f},{height} L" + " L".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+    area += f" L{coords[-1][0]:.1f},{height} Z"
+    return LineChart(width, height, points, area, low, high)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging import api, views_codes, views_errors, views_sends
+from messaging import api, views, views_alerts, views_codes, views_errors, views_providers, views_sends
 from messaging import credential_views as keys
 
 app_name = "messaging"
@@ -13,6 +13,20 @@ urlpatterns: list = [
     path("sends/export.csv", views_sends.sends_export, name="sends_export"),
     path("codes/", views_codes.codes, name="codes"),
     path("codes/decode/", views_codes.decode, name="decode"),
+    # Overview partials and "poll now" (see messaging/views.py).
+    path("providers/<slug:slug>/poll/", views.provider_poll, name="provider_poll"),
+    # Alerts.
+    path("alerts/", views_alerts.alerts_page, name="alerts"),
+    path("alerts/<int:pk>/", views_alerts.alert_detail, name="alert_detail"),
+    path("alerts/<int:pk>/acknowledge/", views_alerts.alert_acknowledge, name="alert_acknowledge"),
+    path("alerts/<int:pk>/resolve/", views_alerts.alert_resolve, name="alert_resolve"),
+    # Providers: list, detail, create, edit, thresholds.
+    path("providers/", views_providers.provider_list, name="providers"),
+    path("providers/new/", views_providers.provider_create, name="provider_create"),
+    path("providers/<slug:slug>/", views_providers.provider_detail, name="provider_detail"),
+    path("providers/<slug:slug>/edit/", views_providers.provider_edit, name="provider_edit"),
+    path("providers/<slug:slug>/thresholds/", views_providers.provider_thresholds, name="provider_thresholds"),
+    path("providers/<slug:slug>/watch/", views_providers.provider_watch, name="provider_watch"),
     # API keys (admins): list, add, verify, activate, roll back, revoke; the re-authentication prompt.
     path("credentials/", keys.credential_index, name="credential_index"),
     path("providers/<slug:slug>/credentials/", keys.credential_list, name="credentials"),

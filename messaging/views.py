@@ -1,34 +1,53 @@
-"""Views: thin, typed functions. Domain logic lives in messaging/services.py."""
+"""Views: thin, typed functions. Domain logic lives in messaging/services/."""
 
 from __future__ import annotations
 
 import io
 
 from django.conf import settings
+from django.contrib import messages
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
-from django.utils import timezone
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
-from messaging.models import BalanceSnapshot, Provider
+from messaging.models import Provider
 from messaging.permissions import public, requires
+from messaging.services import balances
+from messaging.services import overview as overview_service
 
 
 @requires("messaging.view_provider")
 def overview(request: HttpRequest) -> HttpResponse:
-    since = timezone.now() - timezone.timedelta(hours=24)
-    latest = BalanceSnapshot.objects.filter(provider=OuterRef("pk")).order_by("-fetched_at")
-    providers = Provider.objects.annotate(
-        balance_amount=Subquery(latest.values("amount")[:1]),
-        balance_used=Subquery(latest.values("used")[:1]),
-        balance_limit=Subquery(latest.values("limit")[:1]),
-        balance_at=Subquery(latest.values("fetched_at")[:1]),
-        errors_24h=Count("error_events", filter=Q(error_events__occurred_at__gte=since)),
-    ).order_by("name")
-    return render(request, "messaging/overview.html", {"providers": providers})
+    """Provider cards and open alerts; htmx reloads the ``#live`` fragment every 30 s (static/sendwatch/app.js)."""
+    context = {
+        "cards": overview_service.provider_cards(),
+        "alerts": overview_service.open_alerts() if request.user.has_perm("messaging.view_alert") else [],
+    }
+    template = "messaging/overview.html#live" if request.htmx else "messaging/overview.html"
+    return render(request, template, context)
+
+
+@requires("messaging.poll_provider")
+@require_POST
+def provider_poll(request: HttpRequest, slug: str) -> HttpResponse:
+    """Poll one provider's balance now: its card for htmx, else a message and back to ``next``."""
+    provider = get_object_or_404(Provider, slug=slug)
+    # Never raises for a vendor or key problem: those become a failed snapshot and a status.
+    balances.poll_provider(provider)
+    card = overview_service.provider_card(provider)
+    summary = overview_service.poll_summary(card)
+    if request.htmx:
+        return render(request, "messaging/overview.html#card", {"card": card, "poll_result": summary})
+    level = messages.SUCCESS if card.latest is not None and card.latest.ok else messages.WARNING
+    messages.add_message(request, level, summary)
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(target)
+    return redirect("overview")
 
 
 @public

@@ -35,7 +35,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Q
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -205,17 +205,8 @@ def _failed_attempt(notification: Notification, error: str, *, permanent: bool =
 
 
 def alert_url(alert: Alert) -> str:
-    """The alert's page: the alerts page when it is installed, the admin otherwise."""
-    for name, args, anchor in (
-        ("messaging:alert_detail", [alert.pk], ""),
-        ("messaging:alerts", [], f"#alert-{alert.pk}"),
-        ("admin:messaging_alert_change", [alert.pk], ""),
-    ):
-        try:
-            return settings.SENDWATCH_BASE_URL + reverse(name, args=args) + anchor
-        except NoReverseMatch:
-            continue
-    return settings.SENDWATCH_BASE_URL + "/"
+    """The alert's page, with its history and notifications."""
+    return settings.SENDWATCH_BASE_URL + reverse("messaging:alert_detail", args=[alert.pk])
 
 
 def public_details(details: dict) -> dict:

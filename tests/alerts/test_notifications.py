@@ -61,7 +61,7 @@ def test_watchers_with_an_email_are_emailed(provider, open_alert, django_user_mo
     assert message.to == ["ops@example.com"]
     assert message.subject == f"[Sendwatch] WARNING: {alert.title}"
     assert "Provider:  23 Telecom EU" in message.body and "amount: 40.00" in message.body
-    assert f"/admin/messaging/alert/{alert.pk}/change/" in message.body
+    assert f"/alerts/{alert.pk}/" in message.body
     notification = Notification.objects.get()
     assert (notification.state, notification.attempts, notification.channel) == ("sent", 1, "email")
     assert notification.sent_at is not None and notification.alert_event.kind == "opened"
@@ -87,7 +87,7 @@ def test_a_webhook_gets_signed_slack_compatible_json(provider, open_alert, recei
         "title": alert.title,
         "event": "opened",
     }
-    assert data["url"].endswith(f"/admin/messaging/alert/{alert.pk}/change/")
+    assert data["url"].endswith(f"/alerts/{alert.pk}/")
     assert Notification.objects.get(webhook=endpoint).state == "sent"
 
 

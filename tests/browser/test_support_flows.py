@@ -73,3 +73,13 @@ def test_decode_a_pasted_vendor_response(page, support):
     assert "balance" in page.locator("#decoded").inner_text()
     check_accessibility(page)
     screenshot(page, "codes")
+
+
+def test_a_bad_filter_says_what_is_wrong_in_place(page, support):
+    # The server answers 400 with the reason; htmx is configured to swap it in (base.html).
+    page.expected_console_errors = ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+    log_in(page, "sam")
+    page.goto("/errors/")
+    page.get_by_label("Window").select_option("custom")
+    page.locator("#results").get_by_role("alert").get_by_text("a custom window needs a start").wait_for()
+    assert "window=custom" in page.url

@@ -26,22 +26,6 @@ def test_health_answers_with_the_database_vendor(client, settings):
     assert response.json() == {"status": "ok", "database": settings.DATABASE_VENDOR}
 
 
-def test_overview_needs_a_login(client):
-    response = client.get("/")
-    assert response.status_code == 302
-    assert response["Location"].startswith(reverse("login"))
-
-
-def test_overview_lists_providers_with_a_fixed_number_of_queries(client, admin_user, django_assert_max_num_queries):
-    client.force_login(admin_user)
-    for n in range(6):
-        Provider.objects.create(name=f"P{n}", slug=f"p{n}", kind="23telecom")
-    with django_assert_max_num_queries(6):
-        response = client.get("/")
-    assert response.status_code == 200
-    assert b"P5" in response.content
-
-
 @pytest.mark.parametrize(
     "model",
     [

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from messaging.models import AuditEntry, Credential, Send
+from messaging.models import Alert, AuditEntry, Credential, Send
 from messaging.permissions import is_marked
 from messaging.roles import ROLE_PERMISSIONS, resolve
 from tests.vault.conftest import PASSWORD, ROLE_NAMES, Urls, reauthenticate, states
@@ -28,7 +28,11 @@ PERMITTED_GET_STATUS = {
     "messaging:credential_activate": 405,
     "messaging:credential_rollback": 405,
     "messaging:decode": 405,
+    "messaging:provider_watch": 405,
     "messaging:error_code": 400,  # without a provider and a code in the query
+    "messaging:alert_acknowledge": 405,
+    "messaging:alert_resolve": 405,
+    "messaging:provider_poll": 405,
 }
 # GET status of the intentionally public views, the same for everyone.
 PUBLIC_GET_STATUS = {"health": 200, "login": 200, "logout": 405, "simulator": 404}
@@ -69,7 +73,11 @@ def fixtures(simulator, make_provider, users):
     provider = make_provider("23telecom", simulator.root)
     credential = Credential.objects.get(provider=provider)
     send = Send.objects.create(provider=provider, recipient="+447700900001", body="hi")
-    return {"provider": provider, "credential": credential, "send": send}
+    at = send.created_at
+    alert = Alert.objects.create(
+        provider=provider, kind="low_balance", dedupe_key="low_balance:x", title="Low", opened_at=at, last_seen_at=at
+    )
+    return {"provider": provider, "credential": credential, "send": send, "alert": alert}
 
 
 def url_for(name, route, kwargs, fx) -> str:
@@ -77,6 +85,8 @@ def url_for(name, route, kwargs, fx) -> str:
     for kwarg in kwargs:
         if kwarg == "slug":
             values[kwarg] = fx["provider"].slug
+        elif kwarg == "pk" and name.startswith("messaging:alert"):
+            values[kwarg] = fx["alert"].pk
         elif kwarg == "pk":
             values[kwarg] = fx["send"].pk if name == "messaging:send_detail" else fx["credential"].pk
         elif kwarg == "rest":

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from messaging import demo
+from messaging import demo, demo_alerts
 from messaging.models import Send
 
 
@@ -73,6 +73,7 @@ class Command(BaseCommand):
                 progress=bar.update,
                 error_rate=error_rate / 100 if error_rate is not None else None,
             )
+        demo_alerts.open_demo_alerts(providers)
         elapsed = time.perf_counter() - started
         self.stdout.write(
             self.style.SUCCESS(

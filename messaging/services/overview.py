@@ -1,0 +1,140 @@
+"""What the Overview page shows: one card per provider and the alerts that are still open.
+
+Everything is read in a fixed number of queries whatever the number of providers
+or snapshots: the latest readings by id, the 72 h sparkline as hourly averages
+(at most 72 points a provider), the runway, and the errors of the last 24 h.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Avg, Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from messaging.charts import sparkline
+from messaging.models import Alert, BalanceSnapshot, ErrorEvent, Provider
+from messaging.services.breakdown import SEND_SOURCES
+from messaging.services.runway import Runway, is_quota, runway_for_providers, window
+
+ERRORS_WINDOW = timedelta(hours=24)
+ALERTS_SHOWN = 10
+SPARK_WIDTH, SPARK_HEIGHT = 160, 32
+
+
+@dataclass(frozen=True)
+class ProviderCard:
+    provider: Provider
+    quota: bool
+    latest: BalanceSnapshot | None  # the last poll, whatever its outcome: "last checked"
+    reading: BalanceSnapshot | None  # the last real balance or usage, shown even when later polls failed
+    runway: Runway
+    spark_points: str
+    errors_24h: int
+
+    @property
+    def used_percent(self) -> float | None:
+        reading = self.reading
+        if reading is None or reading.limit in (None, 0) or reading.used is None:
+            return None
+        return min(100.0, 100 * reading.used / reading.limit)
+
+
+def _usable(snapshots: QuerySet) -> QuerySet:
+    # A degraded reading's zero is not a balance (see services/balances.py).
+    return snapshots.filter(ok=True, unavailable=False)
+
+
+def provider_cards(providers: QuerySet[Provider] | None = None, now: datetime | None = None) -> list[ProviderCard]:
+    """Cards for ``providers`` (default: all, by name) in five queries."""
+    now = now or timezone.now()
+    snapshots = BalanceSnapshot.objects.filter(provider=OuterRef("pk")).order_by("-fetched_at", "-pk")
+    providers = list(
+        (providers if providers is not None else Provider.objects.order_by("name")).annotate(
+            latest_id=Subquery(snapshots.values("pk")[:1]),
+            reading_id=Subquery(_usable(snapshots).values("pk")[:1]),
+        )
+    )
+    if not providers:
+        return []
+    ids = [p.pk for p in providers]
+    wanted = {p.latest_id for p in providers} | {p.reading_id for p in providers}
+    by_id = BalanceSnapshot.objects.in_bulk([pk for pk in wanted if pk is not None])
+    series = _hourly_series(ids, now)
+    errors = dict(
+        ErrorEvent.objects.filter(provider_id__in=ids, occurred_at__gte=now - ERRORS_WINDOW, source__in=SEND_SOURCES)
+        .order_by()
+        .values("provider_id")
+        .annotate(n=Count("id"))
+        .values_list("provider_id", "n")
+    )
+    runways = runway_for_providers(providers, now)
+    cards = []
+    for provider in providers:
+        quota = is_quota(provider)
+        values = series[provider.pk]["used" if quota else "amount"]
+        cards.append(
+            ProviderCard(
+                provider=provider,
+                quota=quota,
+                latest=by_id.get(provider.latest_id),
+                reading=by_id.get(provider.reading_id),
+                runway=runways[provider.pk],
+                spark_points=sparkline(values, SPARK_WIDTH, SPARK_HEIGHT) if len(values) > 1 else "",
+                errors_24h=errors.get(provider.pk, 0),
+            )
+        )
+    return cards
+
+
+def provider_card(provider: Provider) -> ProviderCard:
+    return provider_cards(Provider.objects.filter(pk=provider.pk))[0]
+
+
+def _hourly_series(ids: Sequence[int], now: datetime) -> dict[int, dict[str, list[float]]]:
+    """Hourly averages of the balance and of the plan usage over the runway window, oldest first."""
+    rows = (
+        _usable(BalanceSnapshot.objects.filter(provider_id__in=ids, fetched_at__gte=now - window()))
+        .annotate(hour=TruncHour("fetched_at", tzinfo=UTC))
+        .order_by()
+        .values("provider_id", "hour")
+        .annotate(amount=Avg("amount"), used=Avg("used"))
+        .order_by("provider_id", "hour")
+    )
+    series: dict[int, dict[str, list[float]]] = defaultdict(lambda: {"amount": [], "used": []})
+    for row in rows:
+        for name in ("amount", "used"):
+            if row[name] is not None:
+                series[row["provider_id"]][name].append(float(row[name]))
+    return series
+
+
+def open_alerts(limit: int = ALERTS_SHOWN) -> list[Alert]:
+    """Open and acknowledged alerts, critical first, newest first."""
+    critical_first = Case(
+        When(severity=Alert.Severity.CRITICAL, then=Value(0)), default=Value(1), output_field=IntegerField()
+    )
+    return list(
+        Alert.objects.filter(~Q(state=Alert.State.RESOLVED))
+        .select_related("provider")
+        .order_by(critical_first, "-opened_at", "-pk")[:limit]
+    )
+
+
+def poll_summary(card: ProviderCard) -> str:
+    """One sentence for people about what a poll found, e.g. "23 EU: 12.50 EUR, status OK."."""
+    provider, reading, latest = card.provider, card.reading, card.latest
+    if latest is not None and not latest.ok:
+        found = "the poll failed"
+    elif card.quota and reading is not None and reading.limit:
+        found = f"{reading.used if reading.used is not None else '?'} / {reading.limit} {reading.currency} used"
+    elif reading is not None and reading.amount is not None:
+        found = f"{reading.amount:.2f} {reading.currency}".strip()
+    else:
+        found = "no balance reported"
+    detail = f" ({provider.status_detail})" if provider.status != "ok" and provider.status_detail else ""
+    return f"{provider.name}: {found}, status {provider.get_status_display()}{detail}."
