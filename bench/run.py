@@ -25,6 +25,7 @@ from unittest import mock
 FULL_SENDS = 10_000_000
 QUICK_SENDS = 200_000
 DAYS = 30
+GROUPS = ("breakdown", "pages", "ingest", "worker")
 
 
 @dataclass
@@ -71,6 +72,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keyset-pages", type=int, default=1000, help="Which page to compare with the first.")
     parser.add_argument("--ingest-batches", type=int, default=20, help="Batches of 1,000 events (default 20).")
     parser.add_argument("--worker-sends", type=int, default=200, help="Sends delivered for the CPU figure.")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=GROUPS,
+        help="Run only these groups of figures (repeatable); the data set is always built or reused.",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.sends = QUICK_SENDS
@@ -91,11 +98,16 @@ def main(argv: list[str] | None = None, out=sys.stdout) -> list[Figure]:
             "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
         }
     figures = [build_figure(args.sends, out)]
+    wanted = set(args.only or GROUPS)
     client = logged_in_client()
-    figures += breakdown_figures(client, args)
-    figures += page_figures(client, args)
-    figures.append(ingest_figure(args))
-    figures.append(worker_figure(args))
+    if "breakdown" in wanted:
+        figures += breakdown_figures(client, args)
+    if "pages" in wanted:
+        figures += page_figures(client, args)
+    if "ingest" in wanted:
+        figures.append(ingest_figure(args))
+    if "worker" in wanted:
+        figures.append(worker_figure(args))
     print_table(figures, args, out)
     return figures
 

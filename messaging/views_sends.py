@@ -13,10 +13,12 @@ from messaging.services import send_log
 
 @requires("messaging.view_send")
 def sends(request: HttpRequest) -> HttpResponse:
-    context = {"providers": Provider.objects.order_by("name"), "statuses": SendStatus.choices, "problem": ""}
+    providers = list(Provider.objects.order_by("name").only("slug", "name"))
+    context = {"providers": providers, "statuses": SendStatus.choices, "problem": ""}
     try:
         search = send_log.SendSearch.from_query(request.GET)
         context["page"] = send_log.page(search, request.GET.get("after") or None)
+        context["rows"] = send_log.rows(context["page"].sends, providers)
     except send_log.BadSearch as problem:
         context["problem"] = str(problem)
     template = "messaging/sends.html#rows" if request.htmx else "messaging/sends.html"

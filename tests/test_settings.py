@@ -22,7 +22,8 @@ print(json.dumps({"engine": db["ENGINE"], "name": str(db["NAME"]), "host": db.ge
   "conn_max_age": db["CONN_MAX_AGE"], "health": db["CONN_HEALTH_CHECKS"], "broker": settings.CELERY_BROKER_URL,
   "serializer": settings.CELERY_TASK_SERIALIZER, "accept": settings.CELERY_ACCEPT_CONTENT,
   "keys": len(settings.SENDWATCH_CREDENTIAL_KEYS), "debug": settings.DEBUG,
-  "visibility": settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout")}))
+  "visibility": settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout"),
+  "options": db.get("OPTIONS", {}).get("options")}))
 """
 
 
@@ -56,6 +57,7 @@ def test_postgres_and_redis_urls(tmp_path):
     assert values["engine"] == "django.db.backends.postgresql"
     assert (values["host"], values["name"]) == ("db.internal", "sendwatch")
     assert values["conn_max_age"] == 600 and values["health"] is True
+    assert values["options"] == "-c jit=off"
     assert values["broker"] == "redis://r:6379/2"
     assert values["visibility"] == 3600
 

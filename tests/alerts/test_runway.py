@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from messaging.models import Provider, Send, SendStatus
+from messaging.services import rollups
 from messaging.services.runway import Reading, money_runway, month_start, quota_runway, runway_for_providers
 from tests.alerts.conftest import history
 
@@ -141,3 +142,27 @@ def test_runway_for_providers_takes_a_fixed_number_of_queries(django_assert_num_
     assert five[providers[0].pk].burn_per_hour == pytest.approx(5.0)
     assert five[providers[1].pk].burn_per_hour == pytest.approx(20.0)  # the Telnxo counter: 120 in 6 h
     assert set(five) == {p.pk for p in providers}
+
+
+@pytest.mark.django_db
+def test_our_own_sends_come_from_the_hourly_rollups_over_the_windows_whole_hours():
+    now = datetime(2026, 11, 20, 12, 30, tzinfo=UTC)  # the 72 h window starts at 12:30: counted from 13:00
+    blue = Provider.objects.create(name="Blue", slug="blue", kind="textingblue")
+    Provider.objects.filter(pk=blue.pk).update(created_at=now - timedelta(days=30))
+    blue.refresh_from_db()
+    history(blue, [(6, 0), (0, 0)], limit=1000, now=now)  # no counter growth: our sends give the rate
+
+    def sent(hours_ago, count, status=SendStatus.ACCEPTED):
+        at = now - timedelta(hours=hours_ago)
+        rows = Send.objects.bulk_create(
+            Send(provider=blue, recipient="+447700900001", status=status, created_at=at) for _ in range(count)
+        )
+        rollups.record(sends=rows)
+
+    sent(72 + 1 / 60, 50)  # before the window
+    sent(71.75, 7)  # in the window's part hour (12:30-13:00), left out with its half hour
+    sent(71, 60)
+    sent(0.2, 10, status=SendStatus.FAILED)  # the rollups count every send, whatever its status
+    runway = runway_for_providers([blue], now)[blue.pk]
+    assert runway.burn_per_hour == pytest.approx(70 / 71.5)
+    assert "Sendwatch's sends: 70 over 71.5 h" in runway.basis

@@ -13,6 +13,8 @@ from django.utils import timezone
 from messaging.middleware import TIMEZONE_COOKIE, UserTimezoneMiddleware, zone_named
 from messaging.models import Alert, BalanceSnapshot, Credential, ErrorEvent, Provider
 from messaging.roles import ACCOUNT_MANAGER, ADMIN, SUPPORT
+from messaging.services import rollups
+from messaging.services.breakdown import breakdown, parse_window
 from tests.alerts.conftest import history
 from tests.vault import conftest as vault_fixtures
 
@@ -46,10 +48,17 @@ def make_alert(provider, title, *, severity="warning", hours_ago=1.0, state="ope
 def eu(db):
     provider = Provider.objects.create(name="23 EU", slug="t23", kind="23telecom", currency="EUR")
     history(provider, [(10, 100), (6, 80), (2, 60)])
-    ErrorEvent.objects.create(
-        provider=provider, error_code="INVALID_TO", category="validation", occurred_at=timezone.now()
-    )
+    record_errors(provider, timezone.now())
     return provider
+
+
+def record_errors(provider, at, *, source="send", count=1):
+    """Error events counted into the rollups, as every writer does."""
+    events = ErrorEvent.objects.bulk_create(
+        ErrorEvent(provider=provider, error_code="INVALID_TO", category="validation", occurred_at=at, source=source)
+        for _ in range(count)
+    )
+    rollups.record(errors=events)
 
 
 # -- the page, per role --------------------------------------------------------------------------
@@ -74,6 +83,21 @@ def test_every_role_sees_the_cards_and_only_pollers_see_the_button(client, users
     assert f'href="{reverse("messaging:errors")}?provider=t23">1 error<' in page
     assert ("Poll now" in page) is can_poll
     assert (f'action="{poll_url(eu)}"' in page) is can_poll
+
+
+def test_the_error_count_covers_24_whole_hours_of_errors_of_sends_and_says_since_when(client, users, eu):
+    window = parse_window("24h")  # ends with the current hour, starts 24 h before that
+    record_errors(eu, window.start, count=2)  # the first counted moment
+    record_errors(eu, window.start - timedelta(microseconds=1), count=4)  # just before the window
+    record_errors(eu, timezone.now(), source="ingest", count=3)
+    record_errors(eu, timezone.now(), source="balance", count=8)  # a failed poll is not a failed message
+    client.force_login(users[SUPPORT])
+    page = client.get(reverse("overview")).content.decode()
+    assert f'href="{reverse("messaging:errors")}?provider=t23">6 errors<' in page  # 1 + 2 + 3
+    start = timezone.localtime(window.start)
+    assert f'since <time datetime="{start.isoformat()}">{start:%-d %b %H:%M}</time> (whole hours)' in page
+    # The link's page counts the same errors.
+    assert breakdown(window, providers=[eu]).total_errors == 6
 
 
 def test_a_card_shows_why_a_provider_is_not_ok(client, users, eu):

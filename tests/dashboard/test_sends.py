@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -10,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from messaging.csv_export import safe_cell
+from messaging.middleware import TIMEZONE_COOKIE
 from messaging.models import Send, SendAttempt
 from messaging.services.send_log import BadSearch, SendSearch, page
 
@@ -72,6 +74,46 @@ def test_the_log_pages_with_a_fixed_number_of_queries(client, viewer, traffic):
     with CaptureQueriesContext(connection) as later:
         assert client.get(reverse("messaging:sends"), {"after": cursor}).status_code == 200
     assert len(later) == len(first)
+
+
+def test_a_row_shows_the_send_in_the_readers_time_zone_with_its_labels(client, viewer, traffic):
+    send, plain = Send.objects.filter(provider=traffic["apac"])[:2]
+    Send.objects.filter(pk=send.pk).update(
+        created_at=datetime(2099, 1, 15, 12, 0, tzinfo=UTC),
+        channel="whatsapp",
+        recipient="+44<b>7700</b>",
+        status="failed",
+        error_code="INVALID_TO",
+        http_status=400,
+        latency_ms=123,
+    )
+    Send.objects.filter(pk=plain.pk).update(created_at=datetime(2099, 1, 15, 11, 0, tzinfo=UTC))
+    client.force_login(viewer)
+    client.cookies[TIMEZONE_COOKIE] = "Asia/Tokyo"
+    body = client.get(reverse("messaging:sends")).content.decode()
+    newest, second = body.split("<tbody>")[1].split("</tr>")[:2]
+    assert f'<a href="{reverse("messaging:send_detail", args=[send.pk])}">' in newest
+    assert '<time datetime="2099-01-15T21:00:00+09:00">15 Jan 21:00:00</time>' in newest
+    assert "<td>8x8 APAC</td><td>WhatsApp</td><td>+44&lt;b&gt;7700&lt;/b&gt;</td>" in newest
+    assert '<span class="send-status send-failed">Failed</span>' in newest and "<code>INVALID_TO</code>" in newest
+    assert '<td class="num">400</td>' in newest and '<td class="num">123 ms</td>' in newest
+    assert '<span class="send-status send-accepted">Accepted by vendor</span>' in second
+    assert second.count('<td class="num">—</td>') == 2 and "<code>" not in second
+
+
+def test_a_search_takes_as_many_queries_for_one_match_as_for_a_full_page(
+    client, viewer, traffic, django_assert_max_num_queries
+):
+    client.force_login(viewer)
+    wanted = {"q": "+447700911111"}
+    Send.objects.filter(pk=Send.objects.first().pk).update(recipient=wanted["q"])
+    with django_assert_max_num_queries(10) as one:
+        body = client.get(reverse("messaging:sends"), wanted).content.decode()
+    assert body.count('class="send-status') == 1
+    Send.objects.filter(provider=traffic["eu"]).update(recipient=wanted["q"])
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        body = client.get(reverse("messaging:sends"), wanted).content.decode()
+    assert body.count('class="send-status') == 50 and "Older sends" in body
 
 
 def test_send_detail_lists_attempts_and_errors(client, viewer, traffic):
