@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Case, F, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from messaging.models import ErrorRollup, Provider, SendRollup
@@ -193,39 +193,50 @@ def breakdown(
     providers: list[Provider] | None = None,
     channel: str | None = None,
     group: str = "code",
+    trends: bool = True,
 ) -> Breakdown:
-    """The breakdown for the chosen providers (all when None), channel and window."""
+    """The breakdown for the chosen providers (all when None), channel and window.
+
+    ``trends=False`` (the CSV) leaves out what only the page shows: the previous
+    window, the sparklines and the chart, so it reads totals only.
+    """
     if group not in ("code", "category"):
         raise BadFilter("group must be 'code' or 'category'")
     by_id = {p.pk: p for p in (providers if providers is not None else Provider.objects.all())}
     keys = ("provider_id", "error_code", "category") if group == "code" else ("category",)
-    _, step = window.buckets()
-    # Rows of the window's grain already start on a chart bucket unless the chart's step is coarser.
-    to_step = (lambda bucket: bucket) if step == window.grain else (lambda bucket: floor(bucket, step))
+    errors = _rollups(ErrorRollup, window, providers, channel)
+    sends = _rollups(SendRollup, window, providers, channel)
 
-    current: Counter = Counter()
-    per_bucket: dict = defaultdict(int)
-    errors_per_bucket: Counter = Counter()
-    for *key, bucket, n in _rollups(ErrorRollup, window, providers, channel).values_list(*keys, "bucket").annotate(
-        n=Sum("errors")
-    ):
-        key, bucket = tuple(key), to_step(bucket)
-        current[key] += n
-        per_bucket[(key, bucket)] += n
-        errors_per_bucket[bucket] += n
-    previous = {
-        tuple(key): n
-        for *key, n in _rollups(ErrorRollup, window.previous, providers, channel)
-        .values_list(*keys)
-        .annotate(n=Sum("errors"))
-    }
+    # Totals per key in SQL: a few hundred rows, however many buckets the window holds.
+    current: dict[tuple, int] = {}
+    previous: dict[tuple, int] = {}
+    if trends:
+        # The previous window in the same statement: same length, so same grain.
+        both = _rollups(ErrorRollup, window, providers, channel, since=window.previous.start)
+        for *key, n, before in both.values_list(*keys).annotate(
+            n=Sum("errors", filter=Q(bucket__gte=window.start), default=0),
+            before=Sum("errors", filter=Q(bucket__lt=window.start), default=0),
+        ):
+            if n:
+                current[tuple(key)], previous[tuple(key)] = n, before
+    else:
+        current = {tuple(key): n for *key, n in errors.values_list(*keys).annotate(n=Sum("errors"))}
+
+    starts = window.bucket_starts()
+    _, step = window.buckets()
+
+    def slot(bucket: datetime) -> int:
+        """The chart bucket a rollup row falls in (rows of the window's grain may be finer than the chart's)."""
+        return (bucket - starts[0]) // step
+
     sends_by_provider: Counter = Counter()
-    sends_per_bucket: dict = defaultdict(int)
-    for provider_id, bucket, n in (
-        _rollups(SendRollup, window, providers, channel).values_list("provider_id", "bucket").annotate(n=Sum("sends"))
-    ):
-        sends_by_provider[provider_id] += n
-        sends_per_bucket[to_step(bucket)] += n
+    sends_per_bucket = [0] * len(starts)
+    if trends:
+        for provider_id, bucket, n in sends.values_list("provider_id", "bucket").annotate(n=Sum("sends")):
+            sends_by_provider[provider_id] += n
+            sends_per_bucket[slot(bucket)] += n
+    else:
+        sends_by_provider.update(dict(sends.values_list("provider_id").annotate(n=Sum("sends"))))
 
     total_sends = sum(sends_by_provider.values())
     total_errors = sum(current.values())
@@ -242,17 +253,34 @@ def breakdown(
         )
         for key, count in ranked
     ]
-    starts = window.bucket_starts()
+    if not trends:
+        return Breakdown(window, group, rows, total_errors, total_sends, [], [])
+
+    # One more pass for the buckets: each code (or category) with a sparkline keeps its own
+    # rows, every other one folds into a NULL key per bucket, which the chart's "other" needs.
+    shown = {key for key, _ in ranked[:SPARKLINE_ROWS]}
+    column, position = ("error_code", 1) if group == "code" else ("category", 0)
+    has_sparkline = Q(**{f"{column}__in": sorted({key[position] for key in shown})})
+    folded = {f"key_{k}": Case(When(has_sparkline, then=F(k)), default=Value(None)) for k in keys}
+    per_bucket: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(starts))
+    errors_per_bucket = [0] * len(starts)
+    for *key, bucket, n in errors.annotate(**folded).values_list(*folded, "bucket").annotate(n=Sum("errors")):
+        index = slot(bucket)
+        per_bucket[tuple(key)][index] += n
+        errors_per_bucket[index] += n
+
     for row, (key, _) in zip(rows[:SPARKLINE_ROWS], ranked[:SPARKLINE_ROWS], strict=False):
-        row.sparkline = [per_bucket.get((key, start), 0) for start in starts]
-    series = _chart_series(ranked, per_bucket, errors_per_bucket, sends_per_bucket, starts, by_id, group)
+        row.sparkline = per_bucket[key]
+    series = _chart_series(ranked, per_bucket, errors_per_bucket, sends_per_bucket, by_id, group)
     return Breakdown(window, group, rows, total_errors, total_sends, starts, series)
 
 
-def _rollups(model, window: Window, providers: list[Provider] | None, channel: str | None) -> QuerySet:
-    """The rollup rows of ``model`` at the window's grain whose buckets start inside the window."""
+def _rollups(
+    model, window: Window, providers: list[Provider] | None, channel: str | None, since: datetime | None = None
+) -> QuerySet:
+    """The rollup rows of ``model`` at the window's grain whose buckets start inside the window (or from ``since``)."""
     rows = model.objects.filter(
-        grain=int(window.grain.total_seconds()), bucket__gte=window.start, bucket__lt=window.end
+        grain=int(window.grain.total_seconds()), bucket__gte=since or window.start, bucket__lt=window.end
     )
     if providers is not None:
         rows = rows.filter(provider_id__in=[p.pk for p in providers])
@@ -261,21 +289,17 @@ def _rollups(model, window: Window, providers: list[Provider] | None, channel: s
     return rows.order_by()
 
 
-def _chart_series(ranked, per_bucket, errors_per_bucket, sends_per_bucket, starts, by_id, group) -> list[ChartSeries]:
+def _chart_series(ranked, per_bucket, errors_per_bucket, sends_per_bucket, by_id, group) -> list[ChartSeries]:
     """Error rate per bucket, stacked: the top codes, then everything else as 'other'."""
     top = [key for key, _ in ranked[:TOP_CODES_IN_CHART]]
     series = []
     for key in top:
         label = key[0] if group == "category" else f"{by_id[key[0]].name}: {key[1]}" if key[0] in by_id else key[1]
-        series.append(
-            ChartSeries(label, [_rate(per_bucket.get((key, s), 0), sends_per_bucket.get(s, 0)) for s in starts])
-        )
+        series.append(ChartSeries(label, list(map(_rate, per_bucket[key], sends_per_bucket))))
     if len(ranked) > TOP_CODES_IN_CHART:
         # Everything else is the bucket's total less the top codes: no pass over every code per bucket.
-        other = [errors_per_bucket[s] - sum(per_bucket.get((key, s), 0) for key in top) for s in starts]
-        series.append(
-            ChartSeries("other", [_rate(n, sends_per_bucket.get(s, 0)) for n, s in zip(other, starts, strict=True)])
-        )
+        other = [total - sum(per_bucket[key][i] for key in top) for i, total in enumerate(errors_per_bucket)]
+        series.append(ChartSeries("other", list(map(_rate, other, sends_per_bucket))))
     return series
 
 

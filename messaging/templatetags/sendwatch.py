@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from messaging import charts
 
@@ -10,14 +12,27 @@ register = template.Library()
 
 
 @register.filter
-def sparkline_points(values) -> str:
-    """SVG polyline points for a list of numbers."""
-    return charts.sparkline(list(values or []))
+def fixed(value, places) -> str:
+    """A number to ``places`` decimals, as floatformat:places renders it in English."""
+    return charts.fixed(value, int(places))
 
 
 @register.filter
-def signed_percent(value) -> str:
-    """+12% / -3% / — for a change that may be missing."""
-    if value is None:
-        return "—"
-    return f"{value:+.0f}%"
+def bar_rects(chart: charts.StackedChart, unit: str) -> SafeString:
+    """The chart's bars as SVG rects, each with its value (in ``unit``) as a tooltip.
+
+    One pass in Python: as a template loop, ~180 bars of seven values each were the
+    costliest part of the error breakdown. Only the texts need escaping, once each;
+    the numbers are formatted here.
+    """
+    labels = {label: escape(label) for label in chart.labels}
+    unit = escape(unit)
+    fixed = charts.fixed
+    return mark_safe(  # noqa: S308 - every text is escaped above
+        "".join(
+            f'<rect class="series-{bar.series}" x="{fixed(bar.x, 1)}" y="{fixed(bar.y, 1)}" '
+            f'width="{fixed(bar.width, 1)}" height="{fixed(bar.height, 1)}">'
+            f"<title>{labels[bar.label]}: {fixed(bar.value, 2)} {unit}</title></rect>"
+            for bar in chart.bars
+        )
+    )

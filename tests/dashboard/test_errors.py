@@ -2,16 +2,21 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from django.db import connection
+from django.template import RequestContext, Template
+from django.template.defaultfilters import floatformat
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from messaging.charts import fixed, stacked_bars
 from messaging.models import ErrorEvent, Provider
 from messaging.services import rollups
-from messaging.services.breakdown import BadFilter, breakdown, parse_window
+from messaging.services.breakdown import SPARKLINE_ROWS, BadFilter, breakdown, parse_window
+from messaging.templatetags.sendwatch import bar_rects
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +134,86 @@ def test_a_user_without_the_permission_is_refused(client, django_user_model, tra
     client.force_login(django_user_model.objects.create_user("nobody", password="a-long-test-password"))
     assert client.get(reverse("messaging:errors")).status_code == 403
     assert client.get(reverse("messaging:errors_export")).status_code == 403
+
+
+def test_drill_down_links_are_what_querystring_builds(client, viewer, traffic):
+    client.force_login(viewer)
+    query = {"group": "code", "channel": "sms", "window": "24h", "provider": ["e8", "t23"], "code": "old"}
+    response = client.get(reverse("messaging:errors"), query, headers={"HX-Request": "true"})
+    rows = response.context["result"].rows
+    expected = Template(
+        "{% for row in rows %}{% url 'messaging:error_code' %}"
+        "{% querystring provider=row.provider.slug code=row.key group=None %}\n{% endfor %}"
+    ).render(RequestContext(response.wsgi_request, {"rows": rows}))
+    links = re.findall(r'<a href="([^"]+)"\s+hx-get="\1"', response.content.decode())
+    assert links == expected.split()
+    assert links[0] == "/errors/code/?channel=sms&amp;window=24h&amp;provider=t23&amp;code=INVALID_TO"
+
+
+@pytest.mark.parametrize("value", [0.0, -0.0, -0.04, 0.05, 0.25, 2.675, 12.25, 99.995, 1e-7, 100 / 3, 180.0, 1234.5])
+@pytest.mark.parametrize("places", [1, 2])
+def test_fixed_rounds_as_floatformat_does(value, places):
+    assert fixed(value, places) == floatformat(value, places)
+
+
+def test_chart_bars_escape_their_labels():
+    svg = bar_rects(stacked_bars([("<b>23 EU</b>: X", [1.0, 0.0]), ("other", [0.5, 2.0])]), "per 100 sends")
+    assert "<b>" not in svg and "&lt;b&gt;23 EU&lt;/b&gt;: X: 1.00 per 100 sends" in svg
+    assert svg.count("<rect ") == 3  # no bar for a zero
+
+
+def test_csv_export_issues_the_same_queries_with_few_and_many_rows(
+    client, viewer, traffic, django_assert_max_num_queries
+):
+    client.force_login(viewer)
+
+    def export():
+        response = client.get(reverse("messaging:errors_export"), {"window": "30d"})
+        return b"".join(response.streaming_content).decode().splitlines()
+
+    with django_assert_max_num_queries(20) as few:
+        assert len(export()) == 1 + 3
+    more = Provider.objects.create(name="More", slug="more", kind="telnxo")
+    for n in range(60):
+        events = ErrorEvent.objects.bulk_create(
+            ErrorEvent(provider=more, error_code=f"code_{n}", category="server", occurred_at=traffic["now"])
+            for _ in range(2)
+        )
+        rollups.record(errors=events)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(export()) == 1 + 3 + 60
+
+
+@pytest.fixture
+def many_codes(traffic):
+    """60 more codes at a third provider, so the table has more rows than it shows by default."""
+    more = Provider.objects.create(name="More", slug="more", kind="telnxo")
+    for n in range(60):
+        events = ErrorEvent.objects.bulk_create(
+            ErrorEvent(provider=more, error_code=f"code_{n:02d}", category="server", occurred_at=traffic["now"])
+            for _ in range(n + 10)
+        )
+        rollups.record(errors=events)
+    return more
+
+
+def test_the_table_shows_the_codes_with_trends_and_links_to_all(client, viewer, many_codes):
+    client.force_login(viewer)
+    page = client.get(reverse("messaging:errors"), {"window": "24h"}, headers={"HX-Request": "true"}).content.decode()
+    assert page.count('<th scope="row">') == SPARKLINE_ROWS
+    assert "code_59" in page and "code_10" in page and "code_09" not in page and "INVALID_TO" not in page
+    assert "Showing the 50 codes with the most errors" in page and "13 with fewer errors are left out" in page
+    assert 'href="/errors/?window=24h&amp;rows=all"' in page and "Show all 63" in page
+
+    everything = client.get(reverse("messaging:errors"), {"window": "24h", "rows": "all"}).content.decode()
+    assert everything.count('<th scope="row">') == 63 and "INVALID_TO" in everything
+    assert "left out" not in everything
+    # The CSV is always complete.
+    csv_rows = b"".join(client.get(reverse("messaging:errors_export"), {"window": "24h"}).streaming_content)
+    assert len(csv_rows.decode().splitlines()) == 1 + 63
+
+
+def test_a_bad_rows_value_is_a_clear_400(client, viewer, traffic):
+    client.force_login(viewer)
+    response = client.get(reverse("messaging:errors"), {"rows": "10"})
+    assert response.status_code == 400 and b"rows must be" in response.content

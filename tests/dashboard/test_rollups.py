@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from messaging.models import ErrorEvent, ErrorRollup, Provider, Send, SendRollup
 from messaging.services import rollups
-from messaging.services.breakdown import breakdown, parse_window
+from messaging.services.breakdown import SPARKLINE_ROWS, breakdown, parse_window
 
 pytestmark = pytest.mark.django_db
 
@@ -138,3 +138,59 @@ def test_the_breakdown_issues_the_same_queries_with_few_and_many_rows(traffic, w
     with django_assert_max_num_queries(len(few.captured_queries)):
         result = breakdown(parse_window(window))
     assert any(row.provider == provider for row in result.rows)
+
+
+def test_sparklines_and_the_chart_stay_exact_with_more_codes_than_sparkline_rows(traffic):
+    """Only the top codes' buckets are read; every other code, even one sharing a shown code, counts as 'other'."""
+    more = Provider.objects.create(name="More", slug="more", kind="telnxo")
+    now = traffic["now"]
+    # 56 codes at "More" outrank the traffic's three; its INVALID_TO tops the list, so the
+    # t23 INVALID_TO shares a shown code but is itself past the sparkline rows.
+    counts = {f"code_{n:02d}": n + 10 for n in range(55)} | {"INVALID_TO": 90}
+    for n, (code, count) in enumerate(counts.items()):
+        at = now - timedelta(hours=n % 20, minutes=10)
+        rollups.record(sends=Send.objects.bulk_create(Send(provider=more, created_at=at) for _ in range(count)))
+        events = ErrorEvent.objects.bulk_create(
+            ErrorEvent(provider=more, occurred_at=at, error_code=code, category="server") for _ in range(count)
+        )
+        rollups.record(errors=events)
+    window = parse_window("24h")
+    result = breakdown(window)
+
+    assert len(result.rows) == 59
+    assert (result.rows[0].provider, result.rows[0].key) == (more, "INVALID_TO")
+    with_sparkline = result.rows[:SPARKLINE_ROWS]
+    assert all(sum(row.sparkline) == row.errors for row in with_sparkline)
+    assert all(row.sparkline == [] for row in result.rows[SPARKLINE_ROWS:])
+    assert ("t23", "INVALID_TO") in {(r.provider.slug, r.key) for r in result.rows[SPARKLINE_ROWS:]}
+
+    # The stacked chart, bucket by bucket, against a count over the raw rows.
+    step = timedelta(hours=1)
+    slot = {start: i for i, start in enumerate(result.bucket_starts)}
+    errors, sends = [0] * len(slot), [0] * len(slot)
+    for at in ErrorEvent.objects.filter(
+        occurred_at__gte=window.start, occurred_at__lt=window.end, source__in=["send", "ingest"]
+    ).values_list("occurred_at", flat=True):
+        errors[slot[rollups.floor(at, step)]] += 1
+    for at in Send.objects.filter(created_at__gte=window.start, created_at__lt=window.end).values_list(
+        "created_at", flat=True
+    ):
+        sends[slot[rollups.floor(at, step)]] += 1
+    assert [s.label for s in result.series] == [
+        "More: INVALID_TO",
+        *(f"More: code_{n}" for n in (54, 53, 52, 51)),
+        "other",
+    ]
+    stacked = [sum(s.rates[i] for s in result.series) for i in range(len(slot))]
+    assert stacked == pytest.approx([100 * e / s if s else 0 for e, s in zip(errors, sends, strict=True)])
+
+
+def test_totals_only_read_two_queries_and_give_the_same_rows(traffic, django_assert_max_num_queries):
+    window = parse_window("30d")
+    full = breakdown(window)
+    with django_assert_max_num_queries(3):  # providers, error totals, send totals
+        totals = breakdown(window, trends=False)
+    assert [(r.provider, r.key, r.category, r.errors, r.sends) for r in totals.rows] == [
+        (r.provider, r.key, r.category, r.errors, r.sends) for r in full.rows
+    ]
+    assert (totals.total_errors, totals.total_sends) == (full.total_errors, full.total_sends)

@@ -1,0 +1,50 @@
+"""A breakdown with many codes shows the ones with trends, says so, and shows the rest on request."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from messaging.models import ErrorEvent, Provider
+from messaging.services import rollups
+from tests.browser.conftest import PASSWORD, check_accessibility, log_in, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def support(django_user_model, traffic):
+    more = Provider.objects.create(name="More", slug="more", kind="telnxo")
+    for n in range(60):
+        events = ErrorEvent.objects.bulk_create(
+            ErrorEvent(provider=more, error_code=f"code_{n:02d}", category="server", occurred_at=traffic["now"])
+            for _ in range(n + 10)
+        )
+        rollups.record(errors=events)
+    user = django_user_model.objects.create_user("sam", password=PASSWORD)
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_send", "view_errorevent", "view_provider"])
+    )
+    return user
+
+
+def test_the_long_tail_of_codes_is_one_click_away(page, support):
+    log_in(page, "sam")
+    page.goto("/errors/?window=24h")
+    rows = page.locator("#results tbody tr")
+    assert rows.count() == 50
+    note = page.locator(".more-rows")
+    assert "13 with fewer errors are left out here (the CSV has every row)" in note.inner_text()
+    check_accessibility(page)
+    screenshot(page, "errors-top-codes")
+    note.get_by_role("link", name="Show all 63").click()
+    page.wait_for_url(re.compile(r"rows=all"))
+    page.get_by_role("link", name="INVALID_TO").wait_for()
+    assert rows.count() == 63 and page.locator(".more-rows").count() == 0
+    # Changing a filter goes back to the codes with the most errors.
+    page.get_by_label("Window").select_option("30d")
+    page.wait_for_url(re.compile(r"window=30d"))
+    page.locator(".more-rows").wait_for()
+    assert rows.count() == 50
