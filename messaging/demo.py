@@ -28,9 +28,11 @@ from messaging.models import (
     Channel,
     Credential,
     ErrorEvent,
+    ErrorRollup,
     Provider,
     Send,
     SendAttempt,
+    SendRollup,
     SendStatus,
 )
 from messaging.services import rollups
@@ -409,7 +411,22 @@ def generate_history(
     BalanceSnapshot.objects.bulk_create(snapshots, batch_size=2000)
     counts.snapshots = len(snapshots)
     reset_sequence(Send._meta.db_table)
+    vacuum_rollups()
     return counts
+
+
+def vacuum_rollups() -> None:
+    """Reclaim the row versions the repeated rollup upserts left behind, and refresh their statistics.
+
+    Every flush upserts the same rollup rows again; left to autovacuum (off on some servers,
+    such as these CI machines) the dead versions slowed each breakdown scan two- to threefold.
+    VACUUM cannot run in a transaction, so inside one (the tests) this does nothing.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in (SendRollup, ErrorRollup))
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {tables}")
 
 
 class _ChunkWriter:

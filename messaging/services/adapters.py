@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -21,13 +22,23 @@ from providers.base import scrub
 
 log = logging.getLogger(__name__)
 
+# last_used_at is written at most this often per key: otherwise every send by every
+# worker updates the same credential row.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
 
 class NoCredential(Exception):
     """The provider has no usable credential."""
 
 
 def active_credential(provider: Provider) -> Credential:
-    credential = provider.credentials.filter(state=Credential.State.ACTIVE).first()
+    # Plain SQL: this runs for every delivery, and compiling the ORM query cost more than running it.
+    # At most one row: a unique constraint allows one active key per provider.
+    rows = Credential.objects.raw(
+        f"SELECT * FROM {Credential._meta.db_table} WHERE provider_id = %s AND state = %s",  # noqa: S608
+        [provider.pk, Credential.State.ACTIVE],
+    )
+    credential = next(iter(rows), None)
     if credential is None:
         raise NoCredential(f"{provider.name} has no active API key")
     return credential
@@ -47,6 +58,14 @@ def adapter_for(provider: Provider, credential: Credential | None = None) -> Bas
 
 def mark_used(credential_id: int) -> None:
     Credential.objects.filter(pk=credential_id).update(last_used_at=timezone.now())
+
+
+def touch(credential: Credential, now: datetime | None = None) -> None:
+    """mark_used at most once per TOUCH_INTERVAL, judged by the row as loaded."""
+    now = now or timezone.now()
+    if credential.last_used_at is None or now - credential.last_used_at >= TOUCH_INTERVAL:
+        Credential.objects.filter(pk=credential.pk).update(last_used_at=now)
+        credential.last_used_at = now
 
 
 def grace_credential(provider: Provider, now=None) -> Credential | None:

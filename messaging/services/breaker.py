@@ -31,6 +31,15 @@ def cool_down() -> timedelta:
 def open_until(provider_id: int, now: datetime | None = None) -> datetime | None:
     """When the breaker closes again, or None when calls may go ahead."""
     until = Provider.objects.filter(pk=provider_id).values_list("breaker_open_until", flat=True).first()
+    return _while_open(until, now)
+
+
+def open_until_of(provider: Provider, now: datetime | None = None) -> datetime | None:
+    """open_until from a provider row just read (the claim reads it with its sends: no query)."""
+    return _while_open(provider.breaker_open_until, now)
+
+
+def _while_open(until: datetime | None, now: datetime | None) -> datetime | None:
     return until if until and until > (now or timezone.now()) else None
 
 

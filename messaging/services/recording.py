@@ -6,11 +6,13 @@ in the same transaction (record_error does it; the ingest writer for its batch).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
+from messaging.bulk import insert_returning_ids, model_values
 from messaging.models import ErrorEvent, Provider, Send
 from messaging.services import rollups
 from providers import NormalizedError
@@ -47,14 +49,24 @@ def build_error_event(
     )
 
 
-def record_error(provider: Provider, error: NormalizedError, **where) -> ErrorEvent:
+def record_error(provider: Provider, error: NormalizedError, *, send: Send | None = None, **where) -> ErrorEvent:
     """Save the event and count it into the rollups, in the caller's transaction."""
-    event = build_error_event(provider, error, **where)
+    return record_errors(provider, [(error, send)], **where)[0]
+
+
+def record_errors(
+    provider: Provider, failures: Sequence[tuple[NormalizedError, Send | None]], *, source: str, **where
+) -> list[ErrorEvent]:
+    """record_error for several errors at once (the sends of one vendor call): one insert, one rollup write."""
+    events = [build_error_event(provider, error, source=source, send=send, **where) for error, send in failures]
     with transaction.atomic():
-        event.save()
-        rollups.record(errors=[event])
-    alert_on_commit(provider, [error], where.get("source"))
-    return event
+        ids = insert_returning_ids(ErrorEvent, [model_values(event) for event in events])
+        for event, pk in zip(events, ids, strict=True):
+            event.pk = pk
+            event._state.adding = False  # as save() leaves it: the row exists
+        rollups.record(errors=events)
+    alert_on_commit(provider, [error for error, _ in failures], source)
+    return events
 
 
 def alert_on_commit(provider: Provider, errors: list[NormalizedError], source: str | None) -> None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
+from django.db import connection
+from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from messaging.models import ErrorEvent, Provider, Send, SendAttempt, SendStatus
+from messaging.models import Credential, ErrorEvent, ErrorRollup, Provider, Send, SendAttempt, SendStatus
 from messaging.services import breaker, sending
 from messaging.services.sending import SendRejected, queue_sends
 
@@ -69,7 +73,9 @@ def test_a_retryable_error_waits_in_the_database_honouring_retry_after(simulator
     assert retry_after <= wait <= retry_after + 2
 
 
-def test_the_retry_sends_once_the_wait_is_over(simulator, make_provider, send_now, eager_celery):
+def test_the_retry_sends_once_the_wait_is_over(simulator, make_provider, send_now, eager_celery, monkeypatch):
+    # A wait far longer than the test, so the eager retry task always arrives early, however busy the machine.
+    monkeypatch.setattr(sending, "BACKOFF_BASE_SECONDS", 600)
     provider = make_provider("23telecom", simulator.root)
     simulator.fail_next("23telecom", provider.slug, "DB_ERROR")
     [send] = send_now(provider)
@@ -267,3 +273,71 @@ def test_a_resend_answered_with_duplicate_idempotency_key_counts_as_accepted(sim
     assert send.status == SendStatus.ACCEPTED
     assert "earlier attempt" in send.status_reason
     assert len(simulator.messages("telnxo", provider.slug)) == 1
+
+
+# -- what one delivery costs (docs/performance.md) ----------------------------------------------
+
+
+def _queued(provider, count: int, first: int = 0) -> list[int]:
+    """Queued sends whose delivery the test runs itself."""
+    with mock.patch.object(sending, "dispatch"):
+        sends = queue_sends(provider, [f"+4477009{n:05d}" for n in range(first, first + count)], "Your code is 1234")
+    return [send.pk for send in sends]
+
+
+@pytest.mark.parametrize("vendor_error", [None, "INVALID_TO"])
+def test_a_delivery_takes_as_many_queries_for_a_hundred_sends_as_for_one(
+    vendor_error, simulator, make_provider, django_assert_max_num_queries
+):
+    provider = make_provider("23telecom", simulator.root)
+    if vendor_error:
+        simulator.fail_next("23telecom", provider.slug, vendor_error, count=2)
+    one, hundred = _queued(provider, 1), _queued(provider, 100, first=1)
+    # Claim (lock, provider, update, attempt rows), key, outcome (sends' shared and own values,
+    # attempts; error events and their rollups), the key's last use once a minute, the test's savepoints.
+    budget = 16 if vendor_error else 13
+    with django_assert_max_num_queries(budget):
+        sending.deliver(one)
+    with django_assert_max_num_queries(budget):
+        sending.deliver(hundred)
+    expected = SendStatus.FAILED if vendor_error else SendStatus.ACCEPTED
+    assert set(Send.objects.filter(pk__in=one + hundred).values_list("status", flat=True)) == {expected}
+    assert set(SendAttempt.objects.filter(send_id__in=one + hundred).values_list("outcome", flat=True)) == {expected}
+    failed = 101 if vendor_error else 0
+    assert ErrorEvent.objects.filter(send_id__in=one + hundred, error_code=vendor_error or "").count() == failed
+    counted = ErrorRollup.objects.filter(provider=provider, grain=300).aggregate(n=Sum("errors"))["n"] or 0
+    assert counted == failed
+
+
+def test_accepted_sends_with_different_vendor_ids_are_all_recorded(simulator, make_provider):
+    provider = make_provider("23telecom", simulator.root)
+    ids = _queued(provider, 3)
+    sending.deliver(ids)
+    vendor_ids = list(Send.objects.filter(pk__in=ids).values_list("vendor_message_id", flat=True))
+    assert all(vendor_ids) and len(set(vendor_ids)) == 3
+
+
+def test_a_success_leaves_a_breaker_without_failures_unwritten(simulator, make_provider):
+    provider = make_provider("23telecom", simulator.root)
+    ids = _queued(provider, 1)
+    with CaptureQueriesContext(connection) as queries:
+        sending.deliver(ids)
+    assert Send.objects.get(pk=ids[0]).status == SendStatus.ACCEPTED
+    assert not [q for q in queries.captured_queries if q["sql"].startswith('UPDATE "messaging_provider"')]
+
+
+def test_a_busy_key_records_its_use_at_most_once_a_minute(simulator, make_provider, monkeypatch):
+    provider = make_provider("23telecom", simulator.root)
+    key = Credential.objects.get(provider=provider)
+    sending.deliver(_queued(provider, 1))
+    key.refresh_from_db()
+    first = key.last_used_at
+    assert first is not None
+    sending.deliver(_queued(provider, 1, first=1))
+    key.refresh_from_db()
+    assert key.last_used_at == first
+    later = timezone.now() + timedelta(minutes=2)
+    monkeypatch.setattr("django.utils.timezone.now", lambda: later)
+    sending.deliver(_queued(provider, 1, first=2))
+    key.refresh_from_db()
+    assert key.last_used_at == later
