@@ -101,9 +101,7 @@ def eager_celery():
 def make_provider(db):
     """A provider of ``kind`` pointed at the simulator, with an active sealed key."""
     from messaging.demo import simulator_base_url
-    from messaging.models import Credential, Provider
-    from messaging.vault import seal
-    from providers import ApiCredential
+    from messaging.models import Provider
 
     def make(kind: str, root: str, slug: str | None = None, key: str = "sk_test_0123456789abcdef", **fields):
         slug = slug or f"{kind}-acct"
@@ -117,18 +115,28 @@ def make_provider(db):
             default_sender="+14155550199" if kind == "textingblue" else "Acme",
             **fields,
         )
-        sealed = seal(ApiCredential(key))
-        Credential.objects.create(
-            provider=provider,
-            ciphertext=sealed.ciphertext,
-            key_id=sealed.key_id,
-            fingerprint=sealed.fingerprint,
-            hint=sealed.hint,
-            state=Credential.State.ACTIVE,
-        )
+        store_key(provider, key)
         return provider
 
     return make
+
+
+def store_key(provider, key: str, state: str = "active", **fields):
+    """Seal ``key`` and store it as ``provider``'s credential in ``state`` (tests only: no rotation flow)."""
+    from messaging.models import Credential
+    from messaging.vault import seal
+    from providers import ApiCredential
+
+    sealed = seal(ApiCredential(key))
+    return Credential.objects.create(
+        provider=provider,
+        ciphertext=sealed.ciphertext,
+        key_id=sealed.key_id,
+        fingerprint=sealed.fingerprint,
+        hint=sealed.hint,
+        state=state,
+        **fields,
+    )
 
 
 @pytest.fixture

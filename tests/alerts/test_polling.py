@@ -224,18 +224,13 @@ def test_the_poll_balances_command_prints_each_result(sim, make_provider, capsys
 
 
 def test_a_poll_that_only_works_with_the_retired_key_keeps_credential_failed_open(sim, make_provider):
-    from messaging.vault import seal
-    from providers import ApiCredential
+    from tests.conftest import store_key
 
     provider = make_provider("23telecom", sim.root)
-    sealed = seal(ApiCredential("sk_test_retired_key_00000000"))
-    Credential.objects.create(
-        provider=provider,
-        ciphertext=sealed.ciphertext,
-        key_id=sealed.key_id,
-        fingerprint=sealed.fingerprint,
-        hint=sealed.hint,
-        state=Credential.State.RETIRED,
+    store_key(
+        provider,
+        "sk_test_retired_key_00000000",
+        Credential.State.RETIRED,
         retired_at=timezone.now(),
         grace_until=timezone.now() + timedelta(hours=1),
     )

@@ -59,6 +59,18 @@ def page(browser, live_server):
     assert problems == opened.expected_console_errors, problems
 
 
+@pytest.fixture
+def support(django_user_model, traffic):
+    """'sam', who may read sends, errors and providers, over the ``traffic`` fixture's numbers."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("sam", password=PASSWORD)
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_send", "view_errorevent", "view_provider"])
+    )
+    return user
+
+
 def log_in(page, username: str, password: str = PASSWORD) -> None:
     page.goto("/accounts/login/")
     page.get_by_label("Username").fill(username)

@@ -6,20 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Permission
 
-from tests.browser.conftest import PASSWORD, check_accessibility, log_in, screenshot
+from tests.browser.conftest import check_accessibility, log_in, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def support(django_user_model, traffic):
-    user = django_user_model.objects.create_user("sam", password=PASSWORD)
-    user.user_permissions.add(
-        *Permission.objects.filter(codename__in=["view_send", "view_errorevent", "view_provider"])
-    )
-    return user
 
 
 def test_filter_errors_drill_down_and_export(page, support):

@@ -16,6 +16,7 @@ from messaging.roles import ACCOUNT_MANAGER, ADMIN, SUPPORT
 from messaging.services import rollups
 from messaging.services.breakdown import breakdown, parse_window
 from tests.alerts.conftest import history
+from tests.conftest import store_key
 from tests.vault import conftest as vault_fixtures
 
 pytestmark = pytest.mark.django_db
@@ -240,18 +241,7 @@ def test_poll_now_without_htmx_redirects_to_a_safe_next_with_a_message(client, u
 
 def test_poll_now_against_an_unreachable_vendor_shows_it_and_answers_200(client, users, db):
     provider = Provider.objects.create(name="Down", slug="down", kind="telnxo", base_url="http://127.0.0.1:9/")
-    from messaging.vault import seal
-    from providers import ApiCredential
-
-    sealed = seal(ApiCredential(SECRET_KEY))
-    Credential.objects.create(
-        provider=provider,
-        ciphertext=sealed.ciphertext,
-        key_id=sealed.key_id,
-        fingerprint=sealed.fingerprint,
-        hint=sealed.hint,
-        state=Credential.State.ACTIVE,
-    )
+    store_key(provider, SECRET_KEY)
     client.force_login(users[ACCOUNT_MANAGER])
     response = client.post(poll_url(provider), headers=HTMX)
     assert response.status_code == 200

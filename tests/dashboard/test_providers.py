@@ -14,8 +14,7 @@ from django.utils import timezone
 from messaging.models import Alert, AuditEntry, BalanceSnapshot, Credential, ErrorEvent, Provider, Send
 from messaging.services import alerts, credentials
 from messaging.services.runway import runway_for
-from messaging.vault import seal
-from providers import ApiCredential
+from tests.conftest import store_key
 from tests.vault.conftest import ROLE_NAMES, roles, users  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -47,15 +46,7 @@ NEW_PROVIDER = {
 
 
 def with_key(provider: Provider, key: str = KEY) -> Credential:
-    sealed = seal(ApiCredential(key))
-    return Credential.objects.create(
-        provider=provider,
-        ciphertext=sealed.ciphertext,
-        key_id=sealed.key_id,
-        fingerprint=sealed.fingerprint,
-        hint=sealed.hint,
-        state=Credential.State.ACTIVE,
-    )
+    return store_key(provider, key)
 
 
 @pytest.fixture
