@@ -141,8 +141,9 @@ DEMO_BODIES = (
     "Your password was changed. If this was not you, call us.",
 )
 BODY_HASHES = tuple(hashlib.sha256(b.encode()).hexdigest() for b in DEMO_BODIES)
-# Vendor latencies in ms, log-normal around 200 ms, drawn once.
-LATENCIES = tuple(int(random.Random(1).lognormvariate(5.3, 0.45)) for _ in range(4096))
+# Vendor latencies in ms, log-normal around 200 ms, drawn once from one seeded generator.
+_latency_rng = random.Random(1)
+LATENCIES = tuple(int(_latency_rng.lognormvariate(5.3, 0.45)) for _ in range(4096))
 
 
 def simulator_base_url(simulator_root: str, kind: str, slug: str) -> str:

@@ -64,6 +64,12 @@ def test_raw_bodies_are_real_vendor_answers_that_parse_back_to_their_code(seeded
     assert len(checked) >= 4
 
 
+def test_latencies_vary_like_a_vendors_do(seeded):
+    latencies = list(Send.objects.exclude(latency_ms=None).values_list("latency_ms", flat=True))
+    assert len(set(latencies)) > 100
+    assert 100 < sorted(latencies)[len(latencies) // 2] < 400  # log-normal around 200 ms
+
+
 def test_balances_drain_and_quota_counts_up(seeded):
     assert BalanceSnapshot.objects.count() == 3 * 24 * 5
     telecom = list(
