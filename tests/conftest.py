@@ -201,3 +201,19 @@ def traffic(db):
     errors(eu, "INVALID_TO", "validation", 9, hours_ago=24 * 40)
     errors(eu, "INTERNAL_ERROR", "server", 3, source="balance")
     return {"eu": eu, "apac": apac, "now": now}
+
+
+@pytest.fixture
+def many_codes(traffic):
+    """60 more codes at a third provider, so the breakdown has more rows than it shows by default."""
+    from messaging.models import ErrorEvent, Provider
+    from messaging.services import rollups
+
+    more = Provider.objects.create(name="More", slug="more", kind="telnxo")
+    for n in range(60):
+        events = ErrorEvent.objects.bulk_create(
+            ErrorEvent(provider=more, error_code=f"code_{n:02d}", category="server", occurred_at=traffic["now"])
+            for _ in range(n + 10)
+        )
+        rollups.record(errors=events)
+    return more

@@ -6,23 +6,9 @@ import re
 
 import pytest
 
-from messaging.models import ErrorEvent, Provider
-from messaging.services import rollups
 from tests.browser.conftest import check_accessibility, log_in, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def many_codes(traffic):
-    """60 more codes at a third provider, so the table has more than the 50 rows it shows."""
-    more = Provider.objects.create(name="More", slug="more", kind="telnxo")
-    for n in range(60):
-        events = ErrorEvent.objects.bulk_create(
-            ErrorEvent(provider=more, error_code=f"code_{n:02d}", category="server", occurred_at=traffic["now"])
-            for _ in range(n + 10)
-        )
-        rollups.record(errors=events)
 
 
 def test_the_long_tail_of_codes_is_one_click_away(page, support, many_codes):

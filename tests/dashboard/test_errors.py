@@ -184,19 +184,6 @@ def test_csv_export_issues_the_same_queries_with_few_and_many_rows(
         assert len(export()) == 1 + 3 + 60
 
 
-@pytest.fixture
-def many_codes(traffic):
-    """60 more codes at a third provider, so the table has more rows than it shows by default."""
-    more = Provider.objects.create(name="More", slug="more", kind="telnxo")
-    for n in range(60):
-        events = ErrorEvent.objects.bulk_create(
-            ErrorEvent(provider=more, error_code=f"code_{n:02d}", category="server", occurred_at=traffic["now"])
-            for _ in range(n + 10)
-        )
-        rollups.record(errors=events)
-    return more
-
-
 def test_the_table_shows_the_codes_with_trends_and_links_to_all(client, viewer, many_codes):
     client.force_login(viewer)
     page = client.get(reverse("messaging:errors"), {"window": "24h"}, headers={"HX-Request": "true"}).content.decode()
