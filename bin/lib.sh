@@ -48,6 +48,20 @@ PY
 }
 redis_up() { "$VENV/bin/python" -c 'import redis; redis.Redis(host="127.0.0.1", port=6379, socket_timeout=3).ping()' 2>/dev/null; }
 
+# Create the PostgreSQL database named $1 on 127.0.0.1 when it does not exist yet.
+ensure_database() {
+  "$VENV/bin/python" - "$1" <<'PY'
+import sys
+import psycopg
+
+name = sys.argv[1]
+with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as conn:
+    if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+        conn.execute(f'CREATE DATABASE "{name}"')
+        print(f"Created database {name}")
+PY
+}
+
 # PostgreSQL and Redis on 127.0.0.1: start them when they are installed but down.
 ensure_services() {
   if ! pg_up && [ -d /etc/postgresql ] && command -v pg_ctlcluster >/dev/null 2>&1; then
