@@ -32,6 +32,7 @@ from messaging.services.breakdown import (
     export_rows,
     parse_window,
 )
+from messaging.services.filters import one_of, providers_named
 from providers import get_adapter_class
 
 DRILLDOWN_LIMIT = 50
@@ -48,15 +49,8 @@ class ErrorFilters:
     @classmethod
     def from_query(cls, params: QueryDict) -> ErrorFilters:
         slugs = [s for s in params.getlist("provider") if s]
-        providers = None
-        if slugs:
-            providers = list(Provider.objects.filter(slug__in=slugs))
-            missing = sorted(set(slugs) - {p.slug for p in providers})
-            if missing:
-                raise BadFilter(f"unknown provider: {', '.join(missing)}")
-        channel = params.get("channel", "")
-        if channel and channel not in Channel.values:
-            raise BadFilter(f"channel must be one of {', '.join(Channel.values)}")
+        providers = providers_named(slugs) if slugs else None
+        channel = one_of(params.get("channel", ""), Channel.values, "channel")
         group = params.get("group", "code") or "code"
         if group not in ("code", "category"):
             raise BadFilter("group must be 'code' or 'category'")

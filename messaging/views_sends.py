@@ -19,7 +19,7 @@ def sends(request: HttpRequest) -> HttpResponse:
         search = send_log.SendSearch.from_query(request.GET)
         context["page"] = send_log.page(search, request.GET.get("after") or None)
         context["rows"] = send_log.rows(context["page"].sends, providers)
-    except send_log.BadSearch as problem:
+    except send_log.BadFilter as problem:
         context["problem"] = str(problem)
     template = "messaging/sends.html#rows" if request.htmx else "messaging/sends.html"
     return render(request, template, context, status=400 if context["problem"] else 200)
@@ -43,6 +43,6 @@ def send_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def sends_export(request: HttpRequest) -> HttpResponse:
     try:
         search = send_log.SendSearch.from_query(request.GET)
-    except send_log.BadSearch as problem:
+    except send_log.BadFilter as problem:
         return HttpResponse(f"{problem}\n", status=400, content_type="text/plain; charset=utf-8")
     return csv_response(send_log.export(search), "sendwatch-sends.csv")

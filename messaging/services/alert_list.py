@@ -16,6 +16,7 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from messaging.models import Alert, Provider
+from messaging.services.filters import BadFilter, one_of, providers_named
 
 PAGE_SIZE = 50
 ACTIVE = "active"  # the default tab: open and acknowledged
@@ -39,10 +40,6 @@ SEVERITY_RANK = Case(
 )
 
 
-class BadFilter(ValueError):
-    """A filter value in the query string is not valid."""
-
-
 @dataclass(frozen=True)
 class AlertFilters:
     state: str = ACTIVE
@@ -55,17 +52,10 @@ class AlertFilters:
         state = params.get("state") or ACTIVE
         if state not in TAB_STATES:
             raise BadFilter(f"state must be one of {', '.join(TAB_STATES)}")
-        kind = params.get("kind", "")
-        if kind and kind not in Alert.Kind.values:
-            raise BadFilter(f"kind must be one of {', '.join(Alert.Kind.values)}")
-        severity = params.get("severity", "")
-        if severity and severity not in Alert.Severity.values:
-            raise BadFilter(f"severity must be one of {', '.join(Alert.Severity.values)}")
-        provider = None
-        if slug := params.get("provider", ""):
-            provider = Provider.objects.filter(slug=slug).first()
-            if provider is None:
-                raise BadFilter(f"unknown provider: {slug}")
+        kind = one_of(params.get("kind", ""), Alert.Kind.values, "kind")
+        severity = one_of(params.get("severity", ""), Alert.Severity.values, "severity")
+        slug = params.get("provider", "")
+        provider = providers_named([slug])[0] if slug else None
         return cls(state, provider, kind, severity)
 
     def without_state(self) -> QuerySet:

@@ -22,6 +22,7 @@ from django.db.models import Case, F, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from messaging.models import ErrorRollup, Provider, SendRollup
+from messaging.services.filters import BadFilter
 from messaging.services.rollups import SEND_SOURCES, floor
 from providers import get_adapter_class
 
@@ -31,10 +32,6 @@ MAX_CUSTOM_WINDOW = timedelta(days=92)
 __all__ = ["SEND_SOURCES", "BadFilter", "Breakdown", "Window", "breakdown", "export_rows", "parse_window"]
 TOP_CODES_IN_CHART = 5
 SPARKLINE_ROWS = 50
-
-
-class BadFilter(ValueError):
-    """A filter value a person typed is not valid; the message says which and why."""
 
 
 @dataclass(frozen=True)

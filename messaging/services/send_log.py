@@ -20,14 +20,11 @@ from django.urls import reverse
 from django.utils import dateformat, timezone
 
 from messaging.models import Channel, Provider, Send, SendStatus
+from messaging.services.filters import BadFilter, one_of, providers_named
 
 PAGE_SIZE = 50
 CHANNEL_LABELS = dict(Channel.choices)
 STATUS_LABELS = dict(SendStatus.choices)
-
-
-class BadSearch(ValueError):
-    """A search value a person typed is not valid."""
 
 
 @dataclass(frozen=True)
@@ -40,17 +37,12 @@ class SendSearch:
 
     @classmethod
     def from_query(cls, params) -> SendSearch:
-        status = params.get("status", "")
-        if status and status not in SendStatus.values:
-            raise BadSearch(f"status must be one of {', '.join(SendStatus.values)}")
-        provider = None
-        if slug := params.get("provider", ""):
-            provider = Provider.objects.filter(slug=slug).first()
-            if provider is None:
-                raise BadSearch(f"unknown provider: {slug}")
+        status = one_of(params.get("status", ""), SendStatus.values, "status")
+        slug = params.get("provider", "")
+        provider = providers_named([slug])[0] if slug else None
         since, until = _date(params.get("from"), "from"), _date(params.get("to"), "to")
         if since and until and until < since:
-            raise BadSearch("'to' must not be before 'from'")
+            raise BadFilter("'to' must not be before 'from'")
         return cls(params.get("q", "").strip()[:320], status, provider, since, until)
 
     def queryset(self) -> QuerySet:
@@ -74,7 +66,7 @@ def _date(value: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise BadSearch(f"'{name}' must be a date such as 2026-11-20") from None
+        raise BadFilter(f"'{name}' must be a date such as 2026-11-20") from None
 
 
 def _start_of(day: date) -> datetime:
@@ -161,7 +153,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
             raise ValueError
         return created_at, int(pk)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadSearch("the page link is damaged; start from the first page") from None
+        raise BadFilter("the page link is damaged; start from the first page") from None
 
 
 def export(search: SendSearch) -> Iterator[list[str]]:

@@ -13,7 +13,7 @@ from django.urls import reverse
 from messaging.csv_export import safe_cell
 from messaging.middleware import TIMEZONE_COOKIE
 from messaging.models import Send, SendAttempt
-from messaging.services.send_log import BadSearch, SendSearch, page
+from messaging.services.send_log import BadFilter, SendSearch, page
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,7 @@ def test_search_by_request_id(traffic):
     [{"status": "lost"}, {"provider": "nope"}, {"from": "yesterday"}, {"from": "2026-11-20", "to": "2026-11-01"}],
 )
 def test_bad_search_values_are_refused(traffic, params):
-    with pytest.raises(BadSearch):
+    with pytest.raises(BadFilter):
         search(**params)
 
 
