@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from messaging.models import ErrorRollup, Provider, SendRollup
 from messaging.services.filters import BadFilter
-from messaging.services.rollups import SEND_SOURCES, floor
+from messaging.services.rollups import SEND_SOURCES, ceil, floor
 from providers import get_adapter_class
 
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -109,15 +109,10 @@ def snap(begin: datetime, finish: datetime) -> Window:
     """The custom window widened to whole buckets of its grain, so it covers at least what was asked."""
     grain = grain_for(finish - begin)
     while True:
-        start, end = floor(begin, grain), _ceil(finish, grain)
+        start, end = floor(begin, grain), ceil(finish, grain)
         if grain_for(end - start) == grain:
             return Window("custom", start, end)
         grain = grain_for(end - start)  # widening made it longer: snap to the coarser grain
-
-
-def _ceil(moment: datetime, step: timedelta) -> datetime:
-    start = floor(moment, step)
-    return start if start == moment else start + step
 
 
 def _parse_moment(value: str | None, name: str) -> datetime:

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db.models import Avg, Case, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Avg, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from messaging.charts import sparkline
 from messaging.models import Alert, BalanceSnapshot, ErrorRollup, Provider
+from messaging.services.alert_list import SEVERITY_RANK
 from messaging.services.breakdown import Window, parse_window
 from messaging.services.runway import Runway, is_quota, runway_for_providers, window
 
@@ -125,13 +126,10 @@ def _hourly_series(ids: Sequence[int], now: datetime) -> dict[int, dict[str, lis
 
 def open_alerts(limit: int = ALERTS_SHOWN) -> list[Alert]:
     """Open and acknowledged alerts, critical first, newest first."""
-    critical_first = Case(
-        When(severity=Alert.Severity.CRITICAL, then=Value(0)), default=Value(1), output_field=IntegerField()
-    )
     return list(
         Alert.objects.filter(~Q(state=Alert.State.RESOLVED))
         .select_related("provider")
-        .order_by(critical_first, "-opened_at", "-pk")[:limit]
+        .order_by(SEVERITY_RANK, "-opened_at", "-pk")[:limit]
     )
 
 

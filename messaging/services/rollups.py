@@ -38,6 +38,12 @@ def floor(moment: datetime, step: timedelta) -> datetime:
     return moment - (moment - EPOCH) % step
 
 
+def ceil(moment: datetime, step: timedelta) -> datetime:
+    """The start of the first bucket of length ``step`` that begins at or after ``moment``."""
+    start = floor(moment, step)
+    return start if start == moment else start + step
+
+
 def record(sends: Iterable[Send] = (), errors: Iterable[ErrorEvent] = ()) -> None:
     """Count new sends and error events (saved or not) into the rollups."""
     sent = Counter((send.provider_id, send.channel, send.created_at) for send in sends)

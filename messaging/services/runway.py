@@ -40,7 +40,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from messaging.models import BalanceSnapshot, Provider, SendRollup, SendStatus
-from messaging.services.rollups import floor
+from messaging.services.rollups import ceil
 from providers import get_adapter_class
 
 HOUR = timedelta(hours=1)
@@ -270,8 +270,7 @@ def runway_for_providers(providers: Sequence[Provider], now: datetime | None = N
     # Our own sends come from the hourly rollups: counting the raw rows read ~1 M sends at 10 M a
     # month (seconds). Whole hours from the first after the window start, so the count and the
     # hours it is divided by cover the same span; the rollups count every send, whatever its status.
-    first_hour = floor(start, HOUR)
-    counted_from = first_hour if first_hour == start else first_hour + HOUR
+    counted_from = ceil(start, HOUR)
     sends = dict(
         SendRollup.objects.filter(
             grain=int(HOUR.total_seconds()), provider_id__in=ids, bucket__gte=counted_from, bucket__lte=now
