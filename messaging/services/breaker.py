@@ -28,18 +28,12 @@ def cool_down() -> timedelta:
     return timedelta(seconds=settings.SENDWATCH_BREAKER_COOL_DOWN_SECONDS)
 
 
-def open_until(provider_id: int, now: datetime | None = None) -> datetime | None:
-    """When the breaker closes again, or None when calls may go ahead."""
-    until = Provider.objects.filter(pk=provider_id).values_list("breaker_open_until", flat=True).first()
-    return _while_open(until, now)
+def open_until(provider: Provider, now: datetime | None = None) -> datetime | None:
+    """When the breaker closes again, or None when calls may go ahead, by the provider row as read.
 
-
-def open_until_of(provider: Provider, now: datetime | None = None) -> datetime | None:
-    """open_until from a provider row just read (the claim reads it with its sends: no query)."""
-    return _while_open(provider.breaker_open_until, now)
-
-
-def _while_open(until: datetime | None, now: datetime | None) -> datetime | None:
+    The claim reads the row with its sends, in the same transaction: no query of its own.
+    """
+    until = provider.breaker_open_until
     return until if until and until > (now or timezone.now()) else None
 
 

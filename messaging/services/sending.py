@@ -217,7 +217,7 @@ def _claim(send_ids: Sequence[int]) -> list[Send]:
         if not sends:
             return []
         # The provider row came with the sends, read as fresh as a query of its own would be.
-        until = breaker.open_until_of(sends[0].provider, now)
+        until = breaker.open_until(sends[0].provider, now)
         if until is not None:
             Send.objects.filter(pk__in=[s.pk for s in sends]).update(next_attempt_at=until)
             return []

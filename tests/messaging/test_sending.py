@@ -191,7 +191,8 @@ def test_the_breaker_opens_after_repeated_server_failures_and_keeps_sends_queued
     simulator.configure("telnxo", provider.slug, outage=True)
     for n in range(3):
         send_now(provider, recipients=[f"+91987650000{n}"])
-    assert breaker.open_until(provider.pk) is not None
+    provider.refresh_from_db()
+    assert breaker.open_until(provider) is not None
     requests_before = simulator.configure("telnxo", provider.slug)["requests"]
     [held] = send_now(provider, recipients=["+919876500009"])
     assert held.status == SendStatus.QUEUED and held.attempts == 0
@@ -203,7 +204,8 @@ def test_the_breaker_opens_after_repeated_server_failures_and_keeps_sends_queued
     Send.objects.filter(pk=held.pk).update(next_attempt_at=timezone.now())
     sending.deliver([held.pk])
     assert Send.objects.get(pk=held.pk).status == SendStatus.ACCEPTED
-    assert breaker.open_until(provider.pk) is None
+    provider.refresh_from_db()
+    assert breaker.open_until(provider) is None
     assert Provider.objects.get(pk=provider.pk).breaker_failures == 0
 
 
@@ -213,7 +215,8 @@ def test_client_errors_do_not_trip_the_breaker(simulator, make_provider, send_no
     simulator.fail_next("23telecom", provider.slug, "INVALID_TO", count=3)
     for n in range(3):
         send_now(provider, recipients=[f"+44770090000{n}"])
-    assert breaker.open_until(provider.pk) is None
+    provider.refresh_from_db()
+    assert breaker.open_until(provider) is None
 
 
 def test_a_provider_without_an_active_key_fails_its_sends_clearly(simulator, make_provider, send_now):
