@@ -413,10 +413,10 @@ def _write(provider: Provider, outcomes: list[_Outcome], first_with_key: dict[st
         for event, (_, send_id) in zip(error_events, failed, strict=True):
             event.send_id = send_id
         error_ids = insert_returning_ids(ErrorEvent, [model_values(event) for event in error_events])
-        # The counts rollups.record takes from saved rows, from the values just written.
+        # Sends are plain rows here, not models: counted from the values just written.
         rollups.add(
             Counter((provider.pk, row["channel"], row["created_at"]) for row in send_rows),
-            Counter((provider.pk, e.channel, e.occurred_at, e.error_code, e.category) for e in error_events),
+            rollups.error_counts(error_events),
         )
         alert_on_commit(provider, [outcomes[i].error for i, _ in failed], ErrorEvent.Source.INGEST)
     error_id_of = {i: error_id for (i, _), error_id in zip(failed, error_ids, strict=True)}

@@ -47,12 +47,16 @@ def ceil(moment: datetime, step: timedelta) -> datetime:
 def record(sends: Iterable[Send] = (), errors: Iterable[ErrorEvent] = ()) -> None:
     """Count new sends and error events (saved or not) into the rollups."""
     sent = Counter((send.provider_id, send.channel, send.created_at) for send in sends)
-    failed = Counter(
+    add(sent, error_counts(errors))
+
+
+def error_counts(errors: Iterable[ErrorEvent]) -> Counter:
+    """The ``failed`` counts :func:`add` takes, from error events (saved or not); only errors of sends."""
+    return Counter(
         (event.provider_id, event.channel, event.occurred_at, event.error_code, event.category)
         for event in errors
         if event.source in SEND_SOURCES
     )
-    add(sent, failed)
 
 
 def add(sent: Counter, failed: Counter) -> None:
