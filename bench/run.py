@@ -166,8 +166,8 @@ def logged_in_client():
 def breakdown_figures(client, args) -> list[Figure]:
     from django.urls import reverse
 
+    from messaging.dashboard.breakdown import breakdown, parse_window
     from messaging.models import Provider
-    from messaging.services.breakdown import breakdown, parse_window
 
     one = Provider.objects.order_by("slug").filter(slug="23telecom-eu").first() or Provider.objects.first()
     figures = []
@@ -214,8 +214,8 @@ def naive_breakdown(window, providers) -> None:
     from django.db.models import Count
     from django.db.models.functions import TruncDay, TruncHour
 
+    from messaging.dashboard.breakdown import SEND_SOURCES
     from messaging.models import ErrorEvent, Send
-    from messaging.services.breakdown import SEND_SOURCES
 
     trunc = TruncDay if window.length > timedelta(days=8) else TruncHour
 
@@ -240,8 +240,8 @@ def naive_breakdown(window, providers) -> None:
 def page_figures(client, args) -> list[Figure]:
     from django.urls import reverse
 
+    from messaging.dashboard import send_log
     from messaging.models import Send
-    from messaging.services import send_log
 
     def get(url, query=None):
         def call():
@@ -305,7 +305,7 @@ def ingest_figure(args) -> Figure:
     from django.urls import reverse
 
     from messaging.models import Provider
-    from messaging.services import tokens
+    from messaging.vault import tokens
 
     provider = Provider.objects.filter(kind="23telecom").order_by("slug").first()
     _, token = tokens.create_token("bench")
@@ -346,7 +346,7 @@ def worker_figure(args) -> Figure:
     from requests.structures import CaseInsensitiveDict
 
     from messaging.models import Provider
-    from messaging.services import sending
+    from messaging.traffic import sending
     from providers.base import BaseAdapter, HttpResponse
     from providers.simulator.vendors import render_error_body
 

@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
-from messaging import views
-from messaging.permissions import public
+from messaging.dashboard import overview as views
+from messaging.vault.permissions import public
 
 urlpatterns = [
     path("", views.overview, name="overview"),

@@ -16,7 +16,7 @@ from messaging.models import (
     SendAttempt,
     WebhookEndpoint,
 )
-from messaging.services import audit, tokens
+from messaging.vault import audit, tokens
 
 
 @admin.register(Provider)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from messaging.services import sending
+from messaging.traffic import sending
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -27,7 +27,7 @@ def sweep_outbox() -> dict:
 @shared_task(ignore_result=True)
 def revoke_expired_credentials() -> int:
     """Beat: revoke retired API keys whose grace period has ended."""
-    from messaging.services import credentials
+    from messaging.vault import keys as credentials
 
     return credentials.revoke_expired()
 
@@ -35,7 +35,7 @@ def revoke_expired_credentials() -> int:
 @shared_task(ignore_result=True)
 def check_credential_age() -> dict:
     """Beat (daily): a credential_age warning for every active key older than the policy allows."""
-    from messaging.services import credentials
+    from messaging.vault import keys as credentials
 
     return credentials.check_ages()
 
@@ -48,7 +48,7 @@ def poll_due_providers() -> list[int]:
     """Beat (every minute): claim the providers due for a balance poll and poll each in its own task."""
     import logging
 
-    from messaging.services import balances
+    from messaging.alerts import balances
 
     ids = [provider.pk for provider in balances.claim_due()]
     for pk in ids:
@@ -62,8 +62,8 @@ def poll_due_providers() -> list[int]:
 @shared_task(ignore_result=True)
 def poll_provider(provider_id: int) -> str | None:
     """Poll one provider's balance now; returns "ok" or the error code."""
+    from messaging.alerts import balances
     from messaging.models import Provider
-    from messaging.services import balances
 
     provider = Provider.objects.filter(pk=provider_id).first()
     if provider is None:
@@ -74,7 +74,7 @@ def poll_provider(provider_id: int) -> str | None:
 @shared_task(ignore_result=True)
 def evaluate_spikes() -> dict:
     """Beat (every minute): error-spike alerts for every enabled provider."""
-    from messaging.services import spikes
+    from messaging.alerts import spikes
 
     report = spikes.evaluate_spikes()
     return {"raised": [a.pk for a in report.raised], "cleared": [a.pk for a in report.cleared]}
@@ -83,7 +83,7 @@ def evaluate_spikes() -> dict:
 @shared_task(ignore_result=True)
 def deliver_notifications(notification_ids: list[int] | None = None) -> dict:
     """Deliver due alert emails and webhooks (these ids only, when given); beat retries every 30 s."""
-    from messaging.services import notify
+    from messaging.alerts import notify
 
     ids = [int(pk) for pk in notification_ids] if notification_ids is not None else None
     report = notify.deliver_due(ids)

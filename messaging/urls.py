@@ -1,7 +1,13 @@
 from django.urls import path
 
-from messaging import api, views, views_alerts, views_codes, views_errors, views_providers, views_sends
-from messaging import credential_views as keys
+from messaging.api import views as api
+from messaging.dashboard import alerts as views_alerts
+from messaging.dashboard import codes as views_codes
+from messaging.dashboard import errors as views_errors
+from messaging.dashboard import keys
+from messaging.dashboard import overview as views
+from messaging.dashboard import providers as views_providers
+from messaging.dashboard import sends as views_sends
 
 app_name = "messaging"
 urlpatterns: list = [

@@ -100,7 +100,7 @@ def eager_celery():
 @pytest.fixture
 def make_provider(db):
     """A provider of ``kind`` pointed at the simulator, with an active sealed key."""
-    from messaging.demo import simulator_base_url
+    from messaging.demo.generator import simulator_base_url
     from messaging.models import Provider
 
     def make(kind: str, root: str, slug: str | None = None, key: str = "sk_test_0123456789abcdef", **fields):
@@ -124,7 +124,7 @@ def make_provider(db):
 def store_key(provider, key: str, state: str = "active", **fields):
     """Seal ``key`` and store it as ``provider``'s credential in ``state`` (tests only: no rotation flow)."""
     from messaging.models import Credential
-    from messaging.vault import seal
+    from messaging.vault.crypto import seal
     from providers import ApiCredential
 
     sealed = seal(ApiCredential(key))
@@ -147,7 +147,7 @@ def traffic(db):
     from django.utils import timezone
 
     from messaging.models import ErrorEvent, Provider, Send, SendStatus
-    from messaging.services import rollups
+    from messaging.traffic import rollups
 
     now = timezone.now()
     eu = Provider.objects.create(name="23 EU", slug="t23", kind="23telecom")
@@ -207,7 +207,7 @@ def traffic(db):
 def many_codes(traffic):
     """60 more codes at a third provider, so the breakdown has more rows than it shows by default."""
     from messaging.models import ErrorEvent, Provider
-    from messaging.services import rollups
+    from messaging.traffic import rollups
 
     more = Provider.objects.create(name="More", slug="more", kind="telnxo")
     for n in range(60):

@@ -12,7 +12,7 @@ from django.db import migrations, models
 
 
 def backfill(apps, schema_editor):
-    from messaging.services.rollups import rebuild
+    from messaging.traffic.rollups import rebuild
 
     rebuild(using=schema_editor.connection)
 

@@ -6,7 +6,7 @@ from django import template
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from messaging import charts
+from messaging.dashboard import charts
 
 register = template.Library()
 

@@ -13,7 +13,7 @@ import requests
 from django.utils import timezone
 
 from messaging.models import BalanceSnapshot, Send
-from messaging.services.sending import queue_sends
+from messaging.traffic.sending import queue_sends
 
 
 class Sim:

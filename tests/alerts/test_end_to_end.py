@@ -11,8 +11,8 @@ import pytest
 from django.core import mail
 
 from messaging import tasks
+from messaging.alerts.notify import create_webhook
 from messaging.models import Alert, Notification, Provider
-from messaging.services.notify import create_webhook
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
+from messaging.alerts import balances
+from messaging.alerts import lifecycle as alerts
 from messaging.models import Alert, ErrorEvent, Provider, ProviderStatus, SendStatus
-from messaging.services import alerts, balances
 from providers import Category, NormalizedError
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,10 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from messaging.alerts import balances
+from messaging.alerts import lifecycle as alerts
+from messaging.alerts.lifecycle import AlertStateError
 from messaging.models import Alert, AlertEvent, Notification, Provider
-from messaging.services import alerts, balances
-from messaging.services.alerts import AlertStateError
 
 pytestmark = pytest.mark.django_db
 

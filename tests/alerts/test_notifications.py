@@ -15,9 +15,10 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from messaging.alerts import lifecycle as alerts
+from messaging.alerts import notify
+from messaging.alerts.notify import BACKOFF_SECONDS, create_webhook
 from messaging.models import Alert, Notification, Provider, WebhookEndpoint
-from messaging.services import alerts, notify
-from messaging.services.notify import BACKOFF_SECONDS, create_webhook
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from messaging.alerts import balances
+from messaging.alerts.runway import runway_for
 from messaging.models import Alert, BalanceSnapshot, Credential, ErrorEvent, Provider, ProviderStatus, Send
-from messaging.services import balances
-from messaging.services.runway import runway_for
 from tests.alerts.conftest import history
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from messaging.alerts.runway import Reading, money_runway, month_start, quota_runway, runway_for_providers
 from messaging.models import Provider, Send, SendStatus
-from messaging.services import rollups
-from messaging.services.runway import Reading, money_runway, month_start, quota_runway, runway_for_providers
+from messaging.traffic import rollups
 from tests.alerts.conftest import history
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

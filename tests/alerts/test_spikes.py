@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from messaging.alerts.lifecycle import evaluate_spikes
 from messaging.models import Alert, ErrorEvent, Provider, Send
-from messaging.services.alerts import evaluate_spikes
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from messaging.alerts import balances
+from messaging.alerts import lifecycle as alerts
+from messaging.alerts.runway import runway_for
 from messaging.models import Alert, BalanceSnapshot, ErrorEvent, Provider, Send
-from messaging.services import alerts, balances
-from messaging.services.runway import runway_for
 from tests.alerts.conftest import history
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from messaging.models import ErrorEvent, Provider, Send
-from messaging.services import tokens
+from messaging.vault import tokens
 
 SLUGS = {"23telecom": "t23", "textingblue": "tblue", "8x8": "e8", "telnxo": "tnx", "telephonyio": "tio"}
 

@@ -11,8 +11,8 @@ from django.test import Client
 from django.urls import reverse
 
 from messaging.models import ApiToken, Provider
-from messaging.services import tokens
-from messaging.services.ingest import MAX_REQUEST_BYTES
+from messaging.traffic.ingest import MAX_REQUEST_BYTES
+from messaging.vault import tokens
 from tests.api import bodies
 from tests.api.conftest import counts
 
@@ -166,7 +166,7 @@ def test_a_body_without_a_trustworthy_length_is_still_capped_while_reading(token
     # reading stops one byte past the cap.
     from django.test import RequestFactory
 
-    from messaging import api
+    from messaging.api import views as api
 
     raw = json.dumps({"provider": "t23", "events": [{"http_status": 500, "body": "x" * 60_000}] * 150}).encode()
     request = RequestFactory().post(
@@ -227,7 +227,7 @@ def test_the_openapi_document_describes_the_endpoint(client):
 
 
 def test_the_openapi_document_is_the_same_models_the_endpoint_validates_with(client):
-    from messaging.services.ingest import IngestEvent
+    from messaging.traffic.ingest import IngestEvent
 
     schema = client.get(reverse("messaging:openapi")).json()
     assert schema["components"]["schemas"]["IngestEvent"]["properties"].keys() == IngestEvent.model_fields.keys()

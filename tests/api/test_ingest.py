@@ -14,8 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from messaging.models import ApiToken, ErrorEvent, Send
-from messaging.services import ingest
-from messaging.services.ingest import IngestResponse
+from messaging.traffic import ingest
+from messaging.traffic.ingest import IngestResponse
 from tests.api import bodies
 from tests.api.conftest import counts
 
@@ -395,7 +395,7 @@ def test_last_used_at_is_written_at_most_once_a_minute(post, vendors, monkeypatc
     assert row.last_used_at == first
     assert not [q for q in within_a_minute.captured_queries if q["sql"].startswith("UPDATE")]
     later = timezone.now() + timedelta(minutes=2)
-    monkeypatch.setattr("messaging.services.tokens.timezone.now", lambda: later)
+    monkeypatch.setattr("messaging.vault.tokens.timezone.now", lambda: later)
     _ok(post(payload))
     row.refresh_from_db()
     assert row.last_used_at == later

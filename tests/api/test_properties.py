@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from messaging.models import Channel, ErrorEvent, Provider, Send
-from messaging.services.ingest import IngestResponse
+from messaging.traffic.ingest import IngestResponse
 from tests.api import bodies
 
 pytestmark = pytest.mark.django_db

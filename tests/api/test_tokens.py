@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from messaging.models import ApiToken, AuditEntry
-from messaging.services import tokens
+from messaging.vault import tokens
 
 pytestmark = pytest.mark.django_db
 

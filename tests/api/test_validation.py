@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from messaging.services import ingest
+from messaging.traffic import ingest
 from tests.api import bodies
 from tests.api.conftest import counts
 

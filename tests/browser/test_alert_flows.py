@@ -7,9 +7,9 @@ import re
 import pytest
 from django.contrib.auth.models import Group
 
+from messaging.alerts import lifecycle as alerts
 from messaging.models import Alert, AlertEvent, Notification, Provider, WebhookEndpoint
-from messaging.roles import ACCOUNT_MANAGER, ensure_roles
-from messaging.services import alerts
+from messaging.vault.roles import ACCOUNT_MANAGER, ensure_roles
 from tests.browser.conftest import PASSWORD, check_accessibility, log_in, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from messaging.models import Alert, Provider
-from messaging.roles import ACCOUNT_MANAGER, ensure_roles
+from messaging.vault.roles import ACCOUNT_MANAGER, ensure_roles
 from tests.alerts.conftest import history
 from tests.browser.conftest import PASSWORD, check_accessibility, log_in, screenshot
 

@@ -10,12 +10,12 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from messaging import demo_alerts
+from messaging.alerts import lifecycle as alerts
+from messaging.alerts.notify import create_webhook
+from messaging.dashboard.alert_list import AlertFilters, page
+from messaging.demo import alerts as demo_alerts
 from messaging.models import Alert, AlertEvent, ErrorEvent, Notification, Provider, ProviderStatus, WebhookEndpoint
-from messaging.roles import ACCOUNT_MANAGER, ADMIN, SUPPORT
-from messaging.services import alerts
-from messaging.services.alert_list import AlertFilters, page
-from messaging.services.notify import create_webhook
+from messaging.vault.roles import ACCOUNT_MANAGER, ADMIN, SUPPORT
 from tests.vault import conftest as vault_fixtures
 
 pytestmark = pytest.mark.django_db

@@ -12,11 +12,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from messaging.charts import fixed, stacked_bars
+from messaging.dashboard.breakdown import SPARKLINE_ROWS, BadFilter, breakdown, parse_window
+from messaging.dashboard.charts import fixed, stacked_bars
 from messaging.models import ErrorEvent, Provider
-from messaging.services import rollups
-from messaging.services.breakdown import SPARKLINE_ROWS, BadFilter, breakdown, parse_window
 from messaging.templatetags.sendwatch import bar_rects
+from messaging.traffic import rollups
 
 pytestmark = pytest.mark.django_db
 

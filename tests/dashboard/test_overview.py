@@ -10,11 +10,11 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from messaging.middleware import TIMEZONE_COOKIE, UserTimezoneMiddleware, zone_named
+from messaging.dashboard.breakdown import breakdown, parse_window
+from messaging.dashboard.middleware import TIMEZONE_COOKIE, UserTimezoneMiddleware, zone_named
 from messaging.models import Alert, BalanceSnapshot, Credential, ErrorEvent, Provider
-from messaging.roles import ACCOUNT_MANAGER, ADMIN, SUPPORT
-from messaging.services import rollups
-from messaging.services.breakdown import breakdown, parse_window
+from messaging.traffic import rollups
+from messaging.vault.roles import ACCOUNT_MANAGER, ADMIN, SUPPORT
 from tests.alerts.conftest import history
 from tests.conftest import store_key
 from tests.vault import conftest as vault_fixtures

@@ -11,9 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from messaging.alerts import lifecycle as alerts
+from messaging.alerts.runway import runway_for
 from messaging.models import Alert, AuditEntry, BalanceSnapshot, Credential, ErrorEvent, Provider, Send
-from messaging.services import alerts, credentials
-from messaging.services.runway import runway_for
+from messaging.vault import keys as credentials
 from tests.conftest import store_key
 from tests.vault.conftest import ROLE_NAMES, roles, users  # noqa: F401 (fixtures)
 

@@ -10,9 +10,9 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from messaging.dashboard.breakdown import SPARKLINE_ROWS, breakdown, parse_window
 from messaging.models import ErrorEvent, ErrorRollup, Provider, Send, SendRollup
-from messaging.services import rollups
-from messaging.services.breakdown import SPARKLINE_ROWS, breakdown, parse_window
+from messaging.traffic import rollups
 
 pytestmark = pytest.mark.django_db
 

@@ -10,10 +10,10 @@ from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from messaging.csv_export import safe_cell
-from messaging.middleware import TIMEZONE_COOKIE
+from messaging.dashboard.csv_export import safe_cell
+from messaging.dashboard.middleware import TIMEZONE_COOKIE
+from messaging.dashboard.send_log import BadFilter, SendSearch, page
 from messaging.models import Send, SendAttempt
-from messaging.services.send_log import BadFilter, SendSearch, page
 
 pytestmark = pytest.mark.django_db
 

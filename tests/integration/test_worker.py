@@ -20,7 +20,7 @@ from django.db import connection
 from django.utils import timezone
 
 from messaging.models import ErrorEvent, Send, SendStatus
-from messaging.services.sending import queue_sends
+from messaging.traffic.sending import queue_sends
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

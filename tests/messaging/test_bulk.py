@@ -1,4 +1,4 @@
-"""The fast writers of messaging.bulk: the same rows and errors as the ORM would give."""
+"""The fast writers of messaging.traffic.bulk: the same rows and errors as the ORM would give."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from messaging.bulk import copy_returning_ids, insert_returning_ids, model_values, update_where
 from messaging.models import ErrorEvent, Provider, Send, SendStatus
+from messaging.traffic.bulk import copy_returning_ids, insert_returning_ids, model_values, update_where
 
 pytestmark = pytest.mark.django_db
 

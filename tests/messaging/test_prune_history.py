@@ -9,9 +9,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from messaging.dashboard.breakdown import breakdown, parse_window
 from messaging.models import ErrorEvent, Provider, Send, SendAttempt
-from messaging.services import rollups
-from messaging.services.breakdown import breakdown, parse_window
+from messaging.traffic import rollups
 
 pytestmark = pytest.mark.django_db
 

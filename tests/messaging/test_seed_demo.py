@@ -9,9 +9,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count
 
-from messaging import demo
+from messaging.demo import generator as demo
 from messaging.models import BalanceSnapshot, Credential, ErrorEvent, Provider, Send, SendStatus
-from messaging.vault import unseal
+from messaging.vault.crypto import unseal
 from providers import get_adapter_class, parse_error
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from messaging.models import Credential, ErrorEvent, ErrorRollup, Provider, Send, SendAttempt, SendStatus
-from messaging.services import breaker, sending
-from messaging.services.sending import SendRejected, queue_sends
+from messaging.traffic import breaker, sending
+from messaging.traffic.sending import SendRejected, queue_sends
 
 pytestmark = pytest.mark.django_db
 

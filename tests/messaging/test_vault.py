@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from messaging.vault import VaultError, fingerprint, parse_key_ring, seal, unseal
+from messaging.vault.crypto import VaultError, fingerprint, parse_key_ring, seal, unseal
 from providers import ApiCredential
 
 

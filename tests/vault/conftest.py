@@ -9,8 +9,8 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from messaging.models import Credential, Send
-from messaging.permissions import REAUTH_SESSION_KEY
-from messaging.roles import ACCOUNT_MANAGER, ADMIN, SUPPORT, ensure_roles
+from messaging.vault.permissions import REAUTH_SESSION_KEY
+from messaging.vault.roles import ACCOUNT_MANAGER, ADMIN, SUPPORT, ensure_roles
 
 PASSWORD = "a-long-test-password"
 KINDS = ["23telecom", "telephonyio", "8x8", "telnxo", "textingblue"]
@@ -60,7 +60,7 @@ def key_admin(admin_client_no_sudo):
 @pytest.fixture
 def send_now(eager_celery, django_capture_on_commit_callbacks):
     """Queue a send and run what the commit triggers, as a worker would."""
-    from messaging.services.sending import queue_sends
+    from messaging.traffic.sending import queue_sends
 
     def run(provider, recipient="+447700900001", body="Your code is 123456"):
         with django_capture_on_commit_callbacks(execute=True):

@@ -14,8 +14,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from messaging.models import Alert, AuditEntry, Credential, Send
-from messaging.permissions import is_marked
-from messaging.roles import ROLE_PERMISSIONS, resolve
+from messaging.vault.permissions import is_marked
+from messaging.vault.roles import ROLE_PERMISSIONS, resolve
 from tests.vault.conftest import PASSWORD, ROLE_NAMES, Urls, reauthenticate, states
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +64,7 @@ def test_the_walk_finds_the_views():
 @pytest.mark.parametrize(("route", "name", "callback", "kwargs"), VIEWS, ids=[v[1] or v[0] for v in VIEWS])
 def test_every_view_is_either_permission_checked_or_explicitly_public(route, name, callback, kwargs):
     assert is_marked(callback), (
-        f"{route} ({name}) has neither @requires(...) nor @public: decorate it with messaging.permissions"
+        f"{route} ({name}) has neither @requires(...) nor @public: decorate it with messaging.vault.permissions"
     )
 
 
@@ -137,7 +137,7 @@ def test_an_anonymous_htmx_request_gets_a_client_redirect_to_the_login_page(clie
 @pytest.mark.parametrize("role", ["Support", "Account manager", "no group", "anonymous"])
 def test_no_other_role_can_reach_any_credential_view_or_action(client, simulator, make_provider, users, role):
     provider = make_provider("telnxo", simulator.root, key="the_old_key_0001")
-    from messaging.services import credentials
+    from messaging.vault import keys as credentials
 
     first = credentials.add_pending(provider, "the_new_key_0002")
     credentials.verify(first)

@@ -12,8 +12,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from messaging.models import Credential, Provider, WebhookEndpoint
-from messaging.services import credentials
-from messaging.vault import VaultError, parse_key_ring, reseal, seal, unseal
+from messaging.vault import keys as credentials
+from messaging.vault.crypto import VaultError, parse_key_ring, reseal, seal, unseal
 from providers import ApiCredential
 
 K1, K2 = Fernet.generate_key().decode(), Fernet.generate_key().decode()

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from messaging import tasks
 from messaging.models import Alert, Credential, Provider, ProviderStatus, SendStatus
-from messaging.services import credentials
+from messaging.vault import keys as credentials
 from tests.vault.conftest import Urls
 
 pytestmark = pytest.mark.django_db

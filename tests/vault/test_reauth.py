@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from messaging.models import AuditEntry, Credential
-from messaging.permissions import REAUTH_SESSION_KEY
+from messaging.vault.permissions import REAUTH_SESSION_KEY
 from tests.vault.conftest import PASSWORD, Urls, reauthenticate, states
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,7 @@ def rotation(simulator, make_provider):
 
     from django.utils import timezone
 
-    from messaging.services import credentials
+    from messaging.vault import keys as credentials
 
     provider = make_provider("telnxo", simulator.root, key="the_retired_key_0001")
     first = credentials.add_pending(provider, "the_active_key_0002")

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from messaging import tasks
 from messaging.models import AuditEntry, Credential, ErrorEvent, SendStatus
-from messaging.services import credentials
-from messaging.services.credentials import CredentialError, RotationInProgress
+from messaging.vault import keys as credentials
+from messaging.vault.keys import CredentialError, RotationInProgress
 from tests.vault.conftest import KINDS, Urls, states
 
 pytestmark = pytest.mark.django_db

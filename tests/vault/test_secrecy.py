@@ -246,7 +246,7 @@ def test_an_error_report_hides_the_posted_key_the_local_variables_and_the_master
     def broken_audit(*args, **kwargs):
         raise RuntimeError("the audit table is gone")
 
-    monkeypatch.setattr("messaging.services.credentials.audit.record", broken_audit)
+    monkeypatch.setattr("messaging.vault.keys.audit.record", broken_audit)
     key_admin.raise_request_exception = False
     response = key_admin.post(Urls(provider).add, {"key": NEW_KEY, "secret": NEW_SECRET, "label": "x"})
     assert response.status_code == 500
@@ -270,7 +270,7 @@ def test_an_error_report_hides_the_re_authentication_password(users, client, mon
         raise RuntimeError("audit log down")
 
     # Fails after the password was checked, while the view still holds it.
-    monkeypatch.setattr("messaging.credential_views.audit.record", broken)
+    monkeypatch.setattr("messaging.dashboard.keys.audit.record", broken)
     client.raise_request_exception = False
     response = client.post(reverse("messaging:reauth"), {"password": PASSWORD})
     assert response.status_code == 500
@@ -300,8 +300,8 @@ def report_of(call) -> str:
 def test_the_services_and_the_vault_hide_their_local_variables_outside_any_view(
     simulator, make_provider, settings, monkeypatch
 ):
-    from messaging.services import credentials
-    from messaging.vault import seal
+    from messaging.vault import keys as credentials
+    from messaging.vault.crypto import seal
     from providers import ApiCredential
 
     settings.DEBUG = False
@@ -311,12 +311,12 @@ def test_the_services_and_the_vault_hide_their_local_variables_outside_any_view(
         raise RuntimeError("down")
 
     with monkeypatch.context() as patch:
-        patch.setattr("messaging.services.credentials.audit.record", broken)
+        patch.setattr("messaging.vault.keys.audit.record", broken)
         text = report_of(lambda: credentials.add_pending(provider, NEW_KEY, NEW_SECRET))
     assert "add_pending" in text
     assert_hidden(text, "the report of add_pending")
 
-    monkeypatch.setattr("messaging.vault.Fernet.encrypt", broken)
+    monkeypatch.setattr("messaging.vault.crypto.Fernet.encrypt", broken)
     text = report_of(lambda: seal(ApiCredential(NEW_KEY, NEW_SECRET)))
     assert "seal" in text
     assert_hidden(text, "the report of vault.seal")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from messaging.services import audit, tokens
+from messaging.vault import audit, tokens
 
 
 class Command(BaseCommand):

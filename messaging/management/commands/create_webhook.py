@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from messaging.alerts.notify import create_webhook
 from messaging.models import Provider
-from messaging.services.notify import create_webhook
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
 from config.env import local_secret
-from messaging.roles import ACCOUNT_MANAGER, ADMIN, SUPPORT, ensure_roles
+from messaging.vault.roles import ACCOUNT_MANAGER, ADMIN, SUPPORT, ensure_roles
 
 # One demo login per role; all share the generated password.
 ROLE_USERS = (("support", SUPPORT), ("manager", ACCOUNT_MANAGER))

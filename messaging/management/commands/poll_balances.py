@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from messaging.alerts import balances
+from messaging.alerts.runway import runway_for
 from messaging.models import Provider
-from messaging.services import balances
-from messaging.services.runway import runway_for
 
 
 class Command(BaseCommand):

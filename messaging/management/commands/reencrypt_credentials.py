@@ -20,7 +20,7 @@ from django.db import models, transaction
 from tqdm import tqdm
 
 from messaging.models import Credential, WebhookEndpoint
-from messaging.vault import VaultError, key_ring, reseal
+from messaging.vault.crypto import VaultError, key_ring, reseal
 
 
 @dataclass(frozen=True)

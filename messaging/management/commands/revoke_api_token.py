@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from messaging.services import audit, tokens
+from messaging.vault import audit, tokens
 
 
 class Command(BaseCommand):

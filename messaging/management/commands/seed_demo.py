@@ -11,7 +11,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from messaging import demo, demo_alerts
+from messaging.demo import alerts as demo_alerts
+from messaging.demo import generator as demo
 from messaging.models import Send
 
 

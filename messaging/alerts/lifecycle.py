@@ -1,0 +1,691 @@
+"""Alerts with a lifecycle: open -> (escalate / ease) -> acknowledge -> resolve.
+
+One unresolved alert per condition: the dedupe key ``f"{kind}:{provider.slug}{key_suffix}"``
+is unique among unresolved alerts (a partial unique index), so repeated polls
+move ``last_seen_at`` of the same row and concurrent callers cannot open two.
+
+- **Escalation** warning -> critical is immediate: an ``escalated`` event, the
+  alert goes back to *open* if it was acknowledged (the acknowledgement was for
+  the warning), and people are notified again unless they were already told
+  about a critical (``Alert.notified_severity``).
+- **Easing** critical -> warning waits until the lower severity has been
+  reported for ``SENDWATCH_ALERT_EASE_AFTER_SECONDS`` without a critical in
+  between, so a value hovering around a threshold cannot flap the alert.
+- **Clearing** is the caller's decision; threshold checks here apply
+  hysteresis first: a balance alert clears only once the value is
+  ``SENDWATCH_ALERT_HYSTERESIS_PERCENT`` (10 %) past its threshold.
+
+Every change writes an AlertEvent; opening, escalating and resolving queue
+Notifications (services.notify), delivered after commit in their own
+transactions so a failed email or webhook never touches the alert.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from messaging.alerts import notify
+from messaging.models import (
+    Alert,
+    AlertEvent,
+    BalanceSnapshot,
+    ErrorEvent,
+    Provider,
+    ProviderStatus,
+    Send,
+    SendStatus,
+)
+from providers import Category, get_adapter_class
+
+log = logging.getLogger(__name__)
+
+Kind = Alert.Kind
+Severity = Alert.Severity
+State = Alert.State
+RANK = {None: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+# Internal marker in Alert.details: since when a lower severity has been reported.
+EASING_SINCE = "easing_since"
+# Categories of a failed poll that mean the vendor could not be reached or answered nonsense.
+UNREACHABLE_CATEGORIES = frozenset(
+    {Category.NETWORK, Category.TIMEOUT, Category.SERVER, Category.UNAVAILABLE, Category.INVALID_RESPONSE}
+)
+# Error categories errors_recorded acts on; everything else is left to spike detection.
+ALERTING_CATEGORIES = frozenset({Category.AUTH, Category.BALANCE, Category.QUOTA})
+CONSUMING = (SendStatus.ACCEPTED, SendStatus.DELIVERED)
+
+
+class AlertStateError(ValueError):
+    """The alert cannot make this change (it is already resolved)."""
+
+
+def dedupe_key(provider: Provider, kind: str, key_suffix: str = "") -> str:
+    return f"{kind}:{provider.slug}{key_suffix}"
+
+
+def credential_url(provider: Provider) -> str:
+    return f"/providers/{provider.slug}/credentials/"
+
+
+def hysteresis_factor() -> Decimal:
+    return 1 + Decimal(settings.SENDWATCH_ALERT_HYSTERESIS_PERCENT) / 100
+
+
+def ease_after() -> timedelta:
+    return timedelta(seconds=settings.SENDWATCH_ALERT_EASE_AFTER_SECONDS)
+
+
+def unreachable_after() -> int:
+    return max(1, settings.SENDWATCH_UNREACHABLE_AFTER_FAILED_POLLS)
+
+
+# -- the lifecycle ------------------------------------------------------------------
+
+
+def raise_condition(
+    provider: Provider,
+    kind: str,
+    severity: str,
+    title: str,
+    details: dict | None = None,
+    *,
+    key_suffix: str = "",
+    now: datetime | None = None,
+) -> Alert:
+    """Open the condition's alert, or refresh the open one (last_seen_at, title, details, severity)."""
+    now = now or timezone.now()
+    key = dedupe_key(provider, kind, key_suffix)
+    details = json_safe(details or {})
+    with transaction.atomic():
+        alert = _unresolved(key)
+        if alert is None:
+            try:
+                with transaction.atomic():
+                    alert = Alert.objects.create(
+                        provider=provider,
+                        kind=kind,
+                        severity=severity,
+                        state=State.OPEN,
+                        dedupe_key=key,
+                        title=title[:200],
+                        details=details,
+                        opened_at=now,
+                        last_seen_at=now,
+                        notified_severity=severity,
+                    )
+            except IntegrityError:
+                alert = _unresolved(key)  # a concurrent caller opened it first
+                if alert is None:
+                    raise
+            else:
+                notify.queue(_event(alert, AlertEvent.Kind.OPENED, severity, now, details=details))
+                return alert
+        _refresh(alert, severity, title, details, now)
+    return alert
+
+
+def _refresh(alert: Alert, severity: str, title: str, details: dict, now: datetime) -> None:
+    alert.last_seen_at = max(alert.last_seen_at, now)  # a poll's reading time may trail a send's error
+    alert.title = title[:200]
+    fields = ["last_seen_at", "title", "details"]
+    if RANK[severity] > RANK[alert.severity]:
+        alert.severity, alert.escalated_at = severity, now
+        fields += ["severity", "escalated_at"]
+        if alert.state == State.ACKNOWLEDGED:
+            alert.state = State.OPEN
+            fields.append("state")
+        event = _event(alert, AlertEvent.Kind.ESCALATED, severity, now, details=details)
+        if RANK[alert.notified_severity or None] < RANK[severity]:
+            alert.notified_severity = severity
+            fields.append("notified_severity")
+            notify.queue(event)
+    elif RANK[severity] < RANK[alert.severity]:
+        since = _parse_time(alert.details.get(EASING_SINCE)) or now
+        if now - since >= ease_after():
+            alert.severity = severity
+            # People hear about a new critical again once it has eased.
+            alert.notified_severity = severity
+            fields += ["severity", "notified_severity"]
+            _event(alert, AlertEvent.Kind.DE_ESCALATED, severity, now, details=details)
+        else:
+            details = {**details, EASING_SINCE: since.isoformat()}
+    alert.details = details
+    alert.save(update_fields=fields)
+
+
+def clear_condition(
+    provider: Provider, kind: str, *, key_suffix: str = "", note: str = "", now: datetime | None = None
+) -> Alert | None:
+    """Resolve the condition's unresolved alert, if any (the caller decided the condition is over)."""
+    with transaction.atomic():
+        alert = _unresolved(dedupe_key(provider, kind, key_suffix))
+        if alert is None:
+            return None
+        _resolve(alert, None, note or "condition cleared", now or timezone.now())
+    return alert
+
+
+def acknowledge(alert: Alert, user, note: str = "") -> Alert:
+    """Someone is on it: notifications stop until it escalates."""
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Alert.objects.select_for_update().get(pk=alert.pk)
+        if locked.state == State.RESOLVED:
+            raise AlertStateError("This alert is already resolved.")
+        locked.state, locked.acknowledged_at, locked.acknowledged_by = State.ACKNOWLEDGED, now, user
+        locked.acknowledge_note = note
+        locked.save(update_fields=["state", "acknowledged_at", "acknowledged_by", "acknowledge_note"])
+        _event(locked, AlertEvent.Kind.ACKNOWLEDGED, locked.severity, now, actor=user, note=note)
+    _copy(locked, alert)
+    return alert
+
+
+def resolve(alert: Alert, user, note: str = "") -> Alert:
+    """Resolve by hand. If the condition still holds, the next check opens a new alert."""
+    with transaction.atomic():
+        locked = Alert.objects.select_for_update().get(pk=alert.pk)
+        if locked.state == State.RESOLVED:
+            raise AlertStateError("This alert is already resolved.")
+        _resolve(locked, user, note, timezone.now())
+    _copy(locked, alert)
+    return alert
+
+
+def _resolve(alert: Alert, actor, note: str, now: datetime) -> None:
+    alert.state, alert.resolved_at, alert.resolved_by, alert.resolve_note = State.RESOLVED, now, actor, note
+    alert.details = {k: v for k, v in alert.details.items() if k != EASING_SINCE}
+    alert.save(update_fields=["state", "resolved_at", "resolved_by", "resolve_note", "details"])
+    notify.queue(_event(alert, AlertEvent.Kind.RESOLVED, alert.severity, now, actor=actor, note=note))
+
+
+def _unresolved(key: str) -> Alert | None:
+    return Alert.objects.select_for_update().filter(dedupe_key=key).exclude(state=State.RESOLVED).first()
+
+
+def _event(alert: Alert, kind: str, severity: str, at: datetime, *, actor=None, note: str = "", details=None):
+    clean = {k: v for k, v in (details or {}).items() if k != EASING_SINCE}
+    return AlertEvent.objects.create(
+        alert=alert, kind=kind, severity=severity, at=at, actor=actor, note=note, details=clean
+    )
+
+
+def _copy(source: Alert, target: Alert) -> None:
+    if source is not target:
+        for name in ("state", "acknowledged_at", "acknowledged_by_id", "acknowledge_note", "resolved_at",
+                     "resolved_by_id", "resolve_note", "details"):  # fmt: skip
+            setattr(target, name, getattr(source, name))
+
+
+def json_safe(details: dict) -> dict:
+    return json.loads(json.dumps(details, cls=DjangoJSONEncoder, default=str))
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+# -- errors as they are recorded ----------------------------------------------------------
+
+
+def wants(error) -> bool:
+    """Whether errors_recorded may act on this error (cheap: no query)."""
+    return str(error.category) in ALERTING_CATEGORIES
+
+
+@dataclass(frozen=True)
+class _ErrorFields:
+    code: str
+    category: str
+    http_status: int | None
+    retryable: bool
+    message: str
+    details: dict
+
+
+def _fields(error) -> _ErrorFields:
+    """A NormalizedError or an ErrorEvent, as the fields used here."""
+    return _ErrorFields(
+        code=getattr(error, "provider_code", None) or getattr(error, "error_code", ""),
+        category=str(error.category),
+        http_status=error.http_status,
+        retryable=bool(error.retryable),
+        message=error.message or "",
+        details=dict(error.details or {}),
+    )
+
+
+def is_quota_provider(provider: Provider) -> bool:
+    return get_adapter_class(provider.kind).balance_kind == "quota"
+
+
+def _condition_for(provider: Provider, error) -> tuple[str, str, str, dict] | None:
+    """(kind, severity, title, details) of the alert an error opens at once, or None."""
+    f = _fields(error)
+    base = {"error_code": f.code, "http_status": f.http_status, "message": f.message[:300], "trigger": "error"}
+    refusal = {
+        "at": (getattr(error, "occurred_at", None) or timezone.now()).isoformat(),
+        "code": f.code,
+        "balance": f.details.get("balance", f.details.get("current_balance")),
+        "limit": f.details.get("limit"),
+    }
+    if f.category == Category.AUTH:
+        return (
+            Kind.CREDENTIAL_FAILED,
+            Severity.CRITICAL,
+            f"{provider.name}: the vendor refused the API key ({f.code})",
+            {**base, "credential_url": credential_url(provider)},
+        )
+    if f.category == Category.BALANCE:
+        return (
+            Kind.LOW_BALANCE,
+            Severity.CRITICAL,
+            f"{provider.name}: sending refused for lack of funds ({f.code})",
+            {**base, "vendor_details": _small(f.details), "refusal": refusal},
+        )
+    # Plan exhaustion is a 402 (Telnxo quota_exceeded, texting.blue plan_limit_exceeded); hourly and
+    # daily windows (429) reset by themselves and a resource cap (409) is not about messages.
+    if f.category == Category.QUOTA and f.http_status == 402 and is_quota_provider(provider):
+        return (
+            Kind.QUOTA_NEAR,
+            Severity.CRITICAL,
+            f"{provider.name}: plan limit reached ({f.code})",
+            {**base, "vendor_details": _small(f.details), "refusal": refusal},
+        )
+    return None
+
+
+def _small(details: dict) -> dict:
+    return {str(k): v for k, v in list(details.items())[:20] if isinstance(v, (str, int, float, bool)) or v is None}
+
+
+def errors_recorded(provider: Provider, errors: Sequence) -> list[Alert]:
+    """Open alerts at once for money or plan exhaustion and refused keys among just-recorded errors.
+
+    Takes NormalizedErrors (or ErrorEvents). Called after the error rows are
+    written: by services.recording on commit, by the balance poller, and by the
+    ingest API.
+    """
+    conditions: dict[str, tuple[str, str, dict]] = {}
+    for error in errors:
+        if not wants(error):
+            continue
+        found = _condition_for(provider, error)
+        if found is not None:
+            conditions.setdefault(found[0], found[1:])
+    opened = [raise_condition(provider, kind, *rest) for kind, rest in conditions.items()]
+    if Kind.CREDENTIAL_FAILED in conditions:
+        set_status(provider, ProviderStatus.CREDENTIAL_FAILED, conditions[Kind.CREDENTIAL_FAILED][1])
+    elif conditions:
+        set_status(provider, ProviderStatus.CRITICAL, next(iter(conditions.values()))[1])
+    return opened
+
+
+def set_status(provider: Provider, status: str, detail: str, now: datetime | None = None) -> None:
+    """Keep Provider.status; status_changed_at moves only when the status does."""
+    now = now or timezone.now()
+    detail = detail[:300]
+    changed = (
+        Provider.objects.filter(pk=provider.pk)
+        .exclude(status=status)
+        .update(status=status, status_detail=detail, status_changed_at=now)
+    )
+    if not changed:
+        Provider.objects.filter(pk=provider.pk).exclude(status_detail=detail).update(status_detail=detail)
+    provider.status, provider.status_detail = status, detail
+    if changed:
+        provider.status_changed_at = now
+
+
+# -- thresholds after a poll ----------------------------------------------------------------
+
+
+@dataclass
+class Evaluation:
+    """What one poll's evaluation decided: the provider's status and the alerts it touched."""
+
+    status: str
+    detail: str
+    raised: list[Alert] = field(default_factory=list)
+    cleared: list[Alert] = field(default_factory=list)
+
+
+@dataclass
+class _Level:
+    severity: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    refusal: dict | None = None  # kept on the alert while it is in force
+
+    def add(self, severity: str, reason: str) -> None:
+        if RANK[severity] > RANK[self.severity]:
+            self.severity = severity
+        self.reasons.append(reason)
+
+
+def evaluate_balance_thresholds(provider: Provider, snapshot: BalanceSnapshot, runway=None) -> Evaluation:
+    """Raise or clear low_balance, balance_blocked, quota_near, unreachable and credential_failed.
+
+    Hysteresis: an open alert clears (or eases from critical) only once the value is past
+    its threshold by SENDWATCH_ALERT_HYSTERESIS_PERCENT. A degraded reading (``unavailable``)
+    never raises or clears anything about the balance.
+    """
+    now = snapshot.fetched_at
+    kinds = [Kind.LOW_BALANCE, Kind.BALANCE_BLOCKED, Kind.QUOTA_NEAR, Kind.UNREACHABLE, Kind.CREDENTIAL_FAILED]
+    current = {
+        a.kind: a
+        for a in Alert.objects.filter(dedupe_key__in=[dedupe_key(provider, k) for k in kinds]).exclude(
+            state=State.RESOLVED
+        )
+    }
+    if not snapshot.ok:
+        return _failed_poll(provider, snapshot, current, now)
+    evaluation = Evaluation(ProviderStatus.OK, "")
+    if snapshot.details.get("credential") == "grace":
+        evaluation.raised.append(
+            raise_condition(
+                provider,
+                Kind.CREDENTIAL_FAILED,
+                Severity.CRITICAL,
+                f"{provider.name}: the active API key is refused; running on the retired key",
+                {"credential_url": credential_url(provider), "trigger": "poll", "grace": True},
+                now=now,
+            )
+        )
+    else:
+        _clear(evaluation, provider, Kind.CREDENTIAL_FAILED, current, "a balance poll succeeded with the key", now)
+    _clear(evaluation, provider, Kind.UNREACHABLE, current, "the vendor answered a balance poll", now)
+    if snapshot.unavailable:
+        reason = snapshot.details.get("reason") or snapshot.details.get("state") or "no real balance in the answer"
+        evaluation.status, evaluation.detail = ProviderStatus.DEGRADED, f"Vendor gave no real balance ({reason})"
+        return evaluation
+
+    if snapshot.blocked:
+        evaluation.raised.append(
+            raise_condition(
+                provider,
+                Kind.BALANCE_BLOCKED,
+                Severity.CRITICAL,
+                f"{provider.name}: sending blocked, no credit ({_amount(snapshot)})",
+                {"amount": snapshot.amount, "currency": snapshot.currency, "trigger": "poll"},
+                now=now,
+            )
+        )
+    else:
+        _clear(evaluation, provider, Kind.BALANCE_BLOCKED, current, "the vendor no longer blocks sending", now)
+
+    quota = snapshot.limit is not None
+    money = _money_level(provider, snapshot, runway if not quota else None, current.get(Kind.LOW_BALANCE))
+    _apply(evaluation, provider, Kind.LOW_BALANCE, money, current, now, snapshot)
+    plan = _Level()
+    if quota:
+        plan = _quota_level(provider, snapshot, runway, current.get(Kind.QUOTA_NEAR))
+        _apply(evaluation, provider, Kind.QUOTA_NEAR, plan, current, now, snapshot)
+
+    worst = max(RANK[money.severity], RANK[plan.severity])
+    summary = _summary(snapshot, runway)
+    if snapshot.blocked:
+        evaluation.status, evaluation.detail = ProviderStatus.BLOCKED, f"Sending blocked: {summary}"
+    elif worst == RANK[Severity.CRITICAL]:
+        evaluation.status = ProviderStatus.CRITICAL
+        evaluation.detail = "; ".join([summary, *money.reasons, *plan.reasons])
+    elif worst == RANK[Severity.WARNING]:
+        evaluation.status = ProviderStatus.LOW
+        evaluation.detail = "; ".join([summary, *money.reasons, *plan.reasons])
+    else:
+        evaluation.detail = summary
+    if snapshot.details.get("credential") == "grace":
+        evaluation.status = ProviderStatus.CREDENTIAL_FAILED
+        evaluation.detail = "The active key is refused; polling with the retired key. " + evaluation.detail
+    evaluation.detail = evaluation.detail[:300]
+    return evaluation
+
+
+def _failed_poll(provider: Provider, snapshot: BalanceSnapshot, current: dict, now: datetime) -> Evaluation:
+    category = snapshot.details.get("category", "")
+    code, message = snapshot.error_code, snapshot.details.get("message", "")
+    evaluation = Evaluation(ProviderStatus.DEGRADED, f"Balance could not be read: {code} {message}".strip()[:300])
+    if category == Category.AUTH:
+        evaluation.status = ProviderStatus.CREDENTIAL_FAILED
+        local = code in ("no_credential", "vault_error")
+        title = f"{provider.name}: " + ("no usable API key" if local else f"the vendor refused the API key ({code})")
+        evaluation.detail = (message if local else f"The vendor refused the key: {code} {message}").strip()[:300]
+        evaluation.raised.append(
+            raise_condition(
+                provider,
+                Kind.CREDENTIAL_FAILED,
+                Severity.CRITICAL,
+                title,
+                {"error_code": code, "message": message, "credential_url": credential_url(provider), "trigger": "poll"},
+                now=now,
+            )
+        )
+    elif category in UNREACHABLE_CATEGORIES:
+        evaluation.status = ProviderStatus.UNREACHABLE
+        evaluation.detail = f"Balance poll failed: {code} {message}".strip()[:300]
+        failures = _consecutive_unreachable(provider, 2 * unreachable_after())
+        if failures >= unreachable_after():
+            severity = Severity.CRITICAL if failures >= 2 * unreachable_after() else Severity.WARNING
+            evaluation.raised.append(
+                raise_condition(
+                    provider,
+                    Kind.UNREACHABLE,
+                    severity,
+                    f"{provider.name}: unreachable, {failures} balance polls in a row failed ({code})",
+                    {"error_code": code, "message": message, "failed_polls": failures, "trigger": "poll"},
+                    now=now,
+                )
+            )
+    elif category in (Category.BALANCE, Category.QUOTA):
+        error = ErrorEvent(error_code=code, category=category, http_status=snapshot.details.get("http_status"),
+                           message=message, retryable=False, details={})  # fmt: skip
+        found = _condition_for(provider, error)
+        if found is not None:
+            evaluation.status, evaluation.detail = ProviderStatus.CRITICAL, found[2][:300]
+            evaluation.raised.append(raise_condition(provider, found[0], found[1], found[2], found[3], now=now))
+    return evaluation
+
+
+def _consecutive_unreachable(provider: Provider, limit: int) -> int:
+    recent = BalanceSnapshot.objects.filter(provider=provider).order_by("-fetched_at", "-id")
+    count = 0
+    for ok, details in recent.values_list("ok", "details")[:limit]:
+        if ok or (details or {}).get("category") not in UNREACHABLE_CATEGORIES:
+            break
+        count += 1
+    return count
+
+
+def _money_level(provider: Provider, snapshot: BalanceSnapshot, runway, alert: Alert | None) -> _Level:
+    level = _Level()
+    current = alert.severity if alert else None
+    factor = hysteresis_factor()
+    amount = snapshot.amount
+    unit = snapshot.currency or provider.currency
+    if amount is not None:
+        critical, warning = provider.balance_critical, provider.balance_warning
+        if critical is not None and amount < (critical * factor if current == Severity.CRITICAL else critical):
+            level.add(Severity.CRITICAL, f"balance {_num(amount)} {unit} below critical {_num(critical)}")
+        elif warning is not None and amount < (warning * factor if current else warning):
+            level.add(Severity.WARNING, f"balance {_num(amount)} {unit} below warning {_num(warning)}")
+    _runway_level(level, provider, runway, current)
+    level.refusal = _refused(provider, snapshot, alert)
+    if level.refusal:
+        level.add(Severity.CRITICAL, _refusal_reason(level.refusal))
+    return level
+
+
+def _quota_level(provider: Provider, snapshot: BalanceSnapshot, runway, alert: Alert | None) -> _Level:
+    level = _Level()
+    current = alert.severity if alert else None
+    factor = float(hysteresis_factor())
+    if snapshot.used is not None and snapshot.limit:
+        percent = 100.0 * snapshot.used / snapshot.limit
+        critical, warning = provider.quota_critical_percent, provider.quota_warning_percent
+        text = f"{snapshot.used:,} of {snapshot.limit:,} messages used ({percent:.0f}%)"
+        if critical is not None and percent >= (critical / factor if current == Severity.CRITICAL else critical):
+            level.add(Severity.CRITICAL, f"{text}, critical at {critical}%")
+        elif warning is not None and percent >= (warning / factor if current else warning):
+            level.add(Severity.WARNING, f"{text}, warning at {warning}%")
+    _runway_level(level, provider, runway, current)
+    level.refusal = _refused(provider, snapshot, alert)
+    if level.refusal:
+        level.add(Severity.CRITICAL, _refusal_reason(level.refusal))
+    return level
+
+
+def _runway_level(level: _Level, provider: Provider, runway, current: str | None) -> None:
+    if runway is None or not runway.draining:
+        return  # not draining, too little history, or the quota lasts until the plan resets
+    hours = runway.hours_left
+    factor = float(hysteresis_factor())
+    critical, warning = provider.runway_critical_hours, provider.runway_warning_hours
+    if critical is not None and hours < (critical * factor if current == Severity.CRITICAL else critical):
+        level.add(Severity.CRITICAL, f"runway {hours:.1f} h below critical {critical} h")
+    elif warning is not None and hours < (warning * factor if current else warning):
+        level.add(Severity.WARNING, f"runway {hours:.1f} h below warning {warning} h")
+
+
+def _refused(provider: Provider, snapshot: BalanceSnapshot, alert: Alert | None) -> dict | None:
+    """The open alert's refusal (sends refused for lack of funds or plan) while nothing has fixed it.
+
+    errors_recorded notes the refusal on the alert (``details["refusal"]``), so no error
+    table is scanned here. Fixed means: a send was accepted after the refusal, or (money)
+    the balance rose above what it was when sends were refused, or (quota) the limit rose
+    or a new plan period began.
+    """
+    refusal = alert.details.get("refusal") if alert else None
+    refused_at = _parse_time(refusal.get("at")) if isinstance(refusal, dict) else None
+    if refused_at is None:
+        return None
+    if Send.objects.filter(
+        provider=provider,
+        created_at__gte=refused_at - timedelta(minutes=10),
+        completed_at__gt=refused_at,
+        status__in=CONSUMING,
+    ).exists():
+        return None
+    before = (
+        BalanceSnapshot.objects.filter(provider=provider, ok=True, unavailable=False, fetched_at__lte=refused_at)
+        .order_by("-fetched_at")
+        .values("amount", "limit")
+        .first()
+    )
+    if alert.kind == Kind.LOW_BALANCE:
+        if snapshot.amount is not None:
+            # The vendor's own balance at the refusal, else the last reading before it.
+            reference = _decimal(refusal.get("balance"))
+            if reference is None and before and before["amount"] is not None:
+                reference = before["amount"]
+            if reference is None:
+                reference = max(Decimal(0), provider.balance_warning or Decimal(0))
+            if snapshot.amount > reference:
+                return None
+    else:
+        from messaging.alerts.runway import month_start
+
+        if refused_at < month_start(snapshot.fetched_at):
+            return None
+        reference = before["limit"] if before and before["limit"] is not None else _int(refusal.get("limit"))
+        if reference is not None and snapshot.limit is not None and snapshot.limit > reference:
+            return None
+    return refusal
+
+
+def _refusal_reason(refusal: dict) -> str:
+    when = timezone.localtime(_parse_time(refusal["at"])).strftime("%d %b %H:%M")
+    return f"the vendor refused sends ({refusal.get('code', '?')}) at {when} and nothing has changed since"
+
+
+def _apply(
+    evaluation: Evaluation,
+    provider: Provider,
+    kind: str,
+    level: _Level,
+    current: dict,
+    now: datetime,
+    snapshot: BalanceSnapshot,
+) -> None:
+    if level.severity is not None:
+        label = "Low balance" if kind == Kind.LOW_BALANCE else "Plan quota nearly used"
+        if level.severity == Severity.CRITICAL:
+            label = "Balance critical" if kind == Kind.LOW_BALANCE else "Plan quota critical"
+        details = {
+            "reasons": level.reasons,
+            "amount": snapshot.amount,
+            "currency": snapshot.currency,
+            "used": snapshot.used,
+            "limit": snapshot.limit,
+            "trigger": "poll",
+            "snapshot_id": snapshot.pk,
+        }
+        if level.refusal:
+            details["refusal"] = level.refusal
+        title = f"{provider.name}: {label} — {level.reasons[0]}"
+        evaluation.raised.append(raise_condition(provider, kind, level.severity, title, details, now=now))
+    else:
+        note = f"back above the thresholds with {_summary(snapshot, None)}"
+        _clear(evaluation, provider, kind, current, note, now)
+
+
+def _clear(evaluation: Evaluation, provider: Provider, kind: str, current: dict, note: str, now: datetime) -> None:
+    if kind in current:
+        cleared = clear_condition(provider, kind, note=note, now=now)
+        if cleared is not None:
+            evaluation.cleared.append(cleared)
+
+
+def _summary(snapshot: BalanceSnapshot, runway) -> str:
+    if snapshot.limit is not None:
+        used = "?" if snapshot.used is None else f"{snapshot.used:,}"
+        text = f"{used} of {snapshot.limit:,} messages used this period"
+    else:
+        text = f"balance {_amount(snapshot)}"
+    if runway is not None and (runway.hours_left is not None or runway.burn_per_hour == 0):
+        text += f", {runway.label}"
+    return text
+
+
+def _amount(snapshot: BalanceSnapshot) -> str:
+    return f"{_num(snapshot.amount)} {snapshot.currency}".strip() if snapshot.amount is not None else "unknown"
+
+
+def _num(value: Decimal | None) -> str:
+    if value is None:
+        return "?"
+    value = Decimal(value)
+    return f"{value:.2f}" if value == value.quantize(Decimal("0.01")) else f"{value.normalize():f}"
+
+
+def _decimal(value) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value is not None else None
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _int(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+# -- spikes ------------------------------------------------------------------------------------
+
+
+def evaluate_spikes(now: datetime | None = None):
+    """Error-spike alerts for every enabled provider; see services.spikes."""
+    from messaging.alerts import spikes
+
+    return spikes.evaluate_spikes(now)

@@ -1,0 +1,331 @@
+"""Alert notifications: an email to each watcher, a signed POST to each webhook.
+
+``queue(event)`` writes one Notification per recipient in the alert's own
+transaction and asks for delivery once it commits. Delivery
+(``deliver_due``, the ``deliver_notifications`` task, also run by beat every
+30 s) happens outside any alert transaction: a notification is *claimed* by
+counting the attempt and pushing ``next_attempt_at`` past a lease, the call is
+made with no transaction open, and the outcome is written alone. A failure is
+retried after 30 s, 2 min, 10 min, 30 min and 2 h; after
+``SENDWATCH_NOTIFY_MAX_ATTEMPTS`` (6) attempts it is ``failed`` with its last
+error kept. Nothing here ever changes the alert.
+
+Webhooks get JSON with a Slack-compatible ``text`` and structured fields,
+signed with HMAC-SHA256 of ``f"{timestamp}.{body}"`` under the endpoint's
+secret (sealed with messaging.vault.crypto): headers ``X-Sendwatch-Timestamp`` and
+``X-Sendwatch-Signature: sha256=<hex>``. docs/alerts.md shows how to verify.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import requests
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from messaging.models import Alert, AlertEvent, Notification, Provider, WebhookEndpoint
+from messaging.vault.crypto import seal, unseal
+from providers import ApiCredential
+
+log = logging.getLogger(__name__)
+
+# Waits after the 1st, 2nd, ... failed attempt.
+BACKOFF_SECONDS = (30, 2 * 60, 10 * 60, 30 * 60, 2 * 3600)
+# A claimed notification is retried after this if its worker died mid-delivery.
+LEASE_SECONDS = 120
+RESPONSE_KEEP_BYTES = 300
+NOTIFIED_EVENTS = (AlertEvent.Kind.OPENED, AlertEvent.Kind.ESCALATED, AlertEvent.Kind.RESOLVED)
+EVENT_STATE = {
+    AlertEvent.Kind.OPENED: Alert.State.OPEN,
+    AlertEvent.Kind.ESCALATED: Alert.State.OPEN,
+    AlertEvent.Kind.RESOLVED: Alert.State.RESOLVED,
+}
+EVENT_VERB = {
+    AlertEvent.Kind.OPENED: "opened",
+    AlertEvent.Kind.ESCALATED: "escalated to critical",
+    AlertEvent.Kind.RESOLVED: "resolved",
+}
+
+
+class DeliveryError(Exception):
+    """A delivery attempt failed; the message is kept as last_error."""
+
+
+class PermanentFailure(DeliveryError):
+    """Retrying cannot help (the endpoint was deleted or disabled)."""
+
+
+def max_attempts() -> int:
+    return max(1, settings.SENDWATCH_NOTIFY_MAX_ATTEMPTS)
+
+
+# -- queueing -------------------------------------------------------------------------
+
+
+def queue(event: AlertEvent) -> list[Notification]:
+    """One pending Notification per watcher email and per enabled webhook; delivery is asked for on commit."""
+    if event.kind not in NOTIFIED_EVENTS:
+        return []
+    alert = event.alert
+    now = timezone.now()
+    rows: list[Notification] = []
+    if alert.provider_id is not None:
+        emails = (
+            alert.provider.watchers.filter(is_active=True)
+            .exclude(email="")
+            .values_list("email", flat=True)
+            .order_by("email")
+            .distinct()
+        )
+        rows += [
+            Notification(alert_event=event, channel=Notification.Channel.EMAIL, recipient=email, next_attempt_at=now)
+            for email in emails
+        ]
+    hooks = WebhookEndpoint.objects.filter(enabled=True)
+    hooks = hooks.filter(Q(provider__isnull=True) | Q(provider_id=alert.provider_id)) if alert.provider_id else hooks
+    rows += [
+        Notification(
+            alert_event=event,
+            channel=Notification.Channel.WEBHOOK,
+            webhook=hook,
+            recipient=hook.url[:500],
+            next_attempt_at=now,
+        )
+        for hook in hooks.order_by("pk")
+    ]
+    if not rows:
+        return []
+    created = Notification.objects.bulk_create(rows)
+    ids = [n.pk for n in created]
+    transaction.on_commit(lambda: enqueue(ids), robust=True)
+    return created
+
+
+def enqueue(ids: Sequence[int]) -> None:
+    """Ask a worker to deliver now; if the broker is away, the beat task picks them up."""
+    from messaging import tasks
+
+    try:
+        tasks.deliver_notifications.apply_async(args=[list(ids)])
+    except Exception:  # kombu raises several types when the broker is away
+        log.warning("broker unavailable; notifications %s wait for the beat task", list(ids), exc_info=True)
+
+
+# -- delivering -----------------------------------------------------------------------
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def deliver_due(ids: Sequence[int] | None = None, *, now: datetime | None = None, limit: int = 200) -> DeliveryReport:
+    """Deliver pending notifications that are due (only ``ids`` when given)."""
+    report = DeliveryReport()
+    for notification in _claim(ids, now or timezone.now(), limit):
+        state = attempt(notification)
+        if state == Notification.State.SENT:
+            report.sent += 1
+        elif state == Notification.State.FAILED:
+            report.failed += 1
+        else:
+            report.retrying += 1
+    return report
+
+
+def _claim(ids: Sequence[int] | None, now: datetime, limit: int) -> list[Notification]:
+    with transaction.atomic():
+        due = (
+            Notification.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(state=Notification.State.PENDING, next_attempt_at__lte=now)
+            .order_by("next_attempt_at", "pk")
+        )
+        if ids is not None:
+            due = due.filter(pk__in=list(ids))
+        claimed = list(due.select_related("alert_event__alert__provider", "webhook")[:limit])
+        for notification in claimed:
+            notification.attempts += 1
+            notification.next_attempt_at = now + timedelta(seconds=LEASE_SECONDS)
+        Notification.objects.bulk_update(claimed, ["attempts", "next_attempt_at"])
+    return claimed
+
+
+def attempt(notification: Notification) -> str:
+    """One delivery attempt (the attempt is already counted); writes and returns the new state."""
+    try:
+        if notification.channel == Notification.Channel.EMAIL:
+            _send_email(notification)
+        else:
+            _post_webhook(notification)
+    except Exception as exc:
+        error = str(exc) if isinstance(exc, DeliveryError) else f"{type(exc).__name__}: {exc}"
+        return _failed_attempt(notification, error, permanent=isinstance(exc, PermanentFailure))
+    now = timezone.now()
+    Notification.objects.filter(pk=notification.pk).update(
+        state=Notification.State.SENT, sent_at=now, next_attempt_at=None, last_error=""
+    )
+    notification.state, notification.sent_at, notification.next_attempt_at = Notification.State.SENT, now, None
+    return Notification.State.SENT
+
+
+def _failed_attempt(notification: Notification, error: str, *, permanent: bool = False) -> str:
+    now = timezone.now()
+    error = error[:500]
+    if permanent or notification.attempts >= max_attempts():
+        state, next_at = Notification.State.FAILED, None
+        log.warning("notification %s failed for good after %s attempts: %s", notification.pk, notification.attempts,
+                    error)  # fmt: skip
+    else:
+        wait = BACKOFF_SECONDS[min(notification.attempts, len(BACKOFF_SECONDS)) - 1]
+        state, next_at = Notification.State.PENDING, now + timedelta(seconds=wait)
+    Notification.objects.filter(pk=notification.pk).update(state=state, next_attempt_at=next_at, last_error=error)
+    notification.state, notification.next_attempt_at, notification.last_error = state, next_at, error
+    return state
+
+
+# -- content -----------------------------------------------------------------------------
+
+
+def alert_url(alert: Alert) -> str:
+    """The alert's page, with its history and notifications."""
+    return settings.SENDWATCH_BASE_URL + reverse("messaging:alert_detail", args=[alert.pk])
+
+
+def public_details(details: dict) -> dict:
+    return {k: v for k, v in (details or {}).items() if k != "easing_since"}
+
+
+def payload(event: AlertEvent) -> dict:
+    """The webhook JSON: Slack's ``text`` plus the structured fields."""
+    alert = event.alert
+    provider = alert.provider
+    url = alert_url(alert)
+    severity = event.severity.upper()
+    verb = EVENT_VERB.get(event.kind, event.kind)
+    text = f"[{severity}] {alert.title} ({verb}) <{url}|Open in Sendwatch>"
+    if event.kind == AlertEvent.Kind.RESOLVED:
+        text = f"[RESOLVED] {alert.title}" + (f": {event.note}" if event.note else "") + f" <{url}|Open in Sendwatch>"
+    return {
+        "text": text,
+        "event": event.kind,
+        "alert_id": alert.pk,
+        "kind": alert.kind,
+        "severity": event.severity,
+        "state": EVENT_STATE.get(event.kind, alert.state),
+        "provider": provider.slug if provider else None,
+        "provider_name": provider.name if provider else None,
+        "title": alert.title,
+        "url": url,
+        "at": event.at.isoformat(),
+        "note": event.note,
+        "details": public_details(alert.details),
+    }
+
+
+def email_content(event: AlertEvent) -> tuple[str, str]:
+    alert = event.alert
+    data = payload(event)
+    label = "RESOLVED" if event.kind == AlertEvent.Kind.RESOLVED else event.severity.upper()
+    if event.kind == AlertEvent.Kind.ESCALATED:
+        label = "ESCALATED to CRITICAL"
+    subject = f"[Sendwatch] {label}: {alert.title}"[:250]
+    lines = [
+        alert.title,
+        "",
+        f"Provider:  {data['provider_name'] or 'all providers'}",
+        f"Condition: {alert.get_kind_display()}",
+        f"Severity:  {event.severity}",
+        f"Event:     {EVENT_VERB.get(event.kind, event.kind)} at {timezone.localtime(event.at):%Y-%m-%d %H:%M %Z}",
+    ]
+    if event.note:
+        lines.append(f"Note:      {event.note}")
+    for key, value in data["details"].items():
+        if key == "credential_url":
+            value = settings.SENDWATCH_BASE_URL + str(value)
+        if isinstance(value, (dict, list)):
+            value = json.dumps(value, cls=DjangoJSONEncoder)
+        lines.append(f"  {key}: {value}")
+    lines += ["", f"Open in Sendwatch: {data['url']}", "", "You get this because you watch this provider."]
+    return subject, "\n".join(lines)
+
+
+def _send_email(notification: Notification) -> None:
+    subject, body = email_content(notification.alert_event)
+    sent = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [notification.recipient]).send()
+    if not sent:
+        raise DeliveryError("the mail backend accepted no message")
+
+
+# -- webhooks --------------------------------------------------------------------------------
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=`` + hex HMAC-SHA256 of ``f"{timestamp}.{body}"``."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+@sensitive_variables("secret")
+def _post_webhook(notification: Notification) -> None:
+    hook = notification.webhook
+    if hook is None:
+        raise PermanentFailure("the webhook endpoint was deleted")
+    if not hook.enabled:
+        raise PermanentFailure("the webhook endpoint is disabled")
+    secret = unseal(hook.secret_key_id, hook.secret_ciphertext).key
+    body = json.dumps(payload(notification.alert_event), cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Sendwatch-Alerts/1",
+        "X-Sendwatch-Timestamp": timestamp,
+        "X-Sendwatch-Signature": signature(secret, timestamp, body),
+        "X-Sendwatch-Event": notification.alert_event.kind,
+        "X-Sendwatch-Delivery": str(notification.pk),
+    }
+    timeout = settings.SENDWATCH_WEBHOOK_TIMEOUT_SECONDS
+    try:
+        with requests.post(
+            hook.url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
+        ) as response:
+            status = response.status_code
+            head = next(response.iter_content(RESPONSE_KEEP_BYTES), b"") if not 200 <= status < 300 else b""
+    except requests.exceptions.Timeout:
+        raise DeliveryError(f"no answer within {timeout:g} s") from None
+    except requests.exceptions.RequestException as exc:
+        raise DeliveryError(f"could not POST: {type(exc).__name__}") from None
+    if not 200 <= status < 300:
+        raise DeliveryError(f"HTTP {status}: {head.decode('utf-8', 'replace')}".strip())
+
+
+def create_webhook(url: str, provider: Provider | None = None) -> tuple[WebhookEndpoint, str]:
+    """A new endpoint with a generated secret; the secret is returned once and only sealed afterwards."""
+    URLValidator(schemes=["http", "https"])(url)
+    secret = secrets.token_urlsafe(32)
+    sealed = seal(ApiCredential(secret))
+    endpoint = WebhookEndpoint.objects.create(
+        provider=provider,
+        url=url,
+        secret_ciphertext=sealed.ciphertext,
+        secret_key_id=sealed.key_id,
+        secret_hint=sealed.hint,
+    )
+    return endpoint, secret

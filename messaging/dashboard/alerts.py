@@ -1,0 +1,125 @@
+"""The alerts pages: the list, one alert with its history and notifications, acknowledge and resolve.
+
+Filters live in the query string, so a link can be shared and the back button
+works; one view serves the full page and its ``#alert-rows`` partial for htmx.
+Acknowledge and resolve are POSTs that answer htmx with the ``#alert-lifecycle``
+fragment and plain forms with a redirect and a message.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django import forms
+from django.contrib import messages
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from messaging.alerts import lifecycle as alerts
+from messaging.alerts.runway import runway_for_providers
+from messaging.dashboard import alert_list
+from messaging.models import Alert, AlertEvent, Notification, Provider
+from messaging.vault.permissions import requires
+
+DETAIL_TEMPLATE = "messaging/alert_detail.html"
+# Kinds whose page shows the provider's balance and runway now.
+BALANCE_KINDS = (Alert.Kind.LOW_BALANCE, Alert.Kind.QUOTA_NEAR, Alert.Kind.BALANCE_BLOCKED)
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+@requires("messaging.view_alert")
+def alerts_page(request: HttpRequest) -> HttpResponse:
+    context = {
+        "providers": Provider.objects.order_by("name"),
+        "kinds": Alert.Kind.choices,
+        "severities": Alert.Severity.choices,
+        "problem": "",
+    }
+    try:
+        context["filters"] = alert_list.AlertFilters.from_query(request.GET)
+        context["page"] = alert_list.page(context["filters"], request.GET.get("after") or None)
+    except alert_list.BadFilter as problem:
+        context["problem"] = str(problem)
+    template = "messaging/alerts.html#alert-rows" if request.htmx else "messaging/alerts.html"
+    return render(request, template, context, status=400 if context["problem"] else 200)
+
+
+@requires("messaging.view_alert")
+def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = _alert(pk)
+    shows_balance = alert.kind in BALANCE_KINDS
+    runway = None
+    # Support reads alerts but not balance history: today's runway is for those who may see balances.
+    if shows_balance and alert.provider and request.user.has_perm("messaging.view_balancesnapshot"):
+        runway = runway_for_providers([alert.provider]).get(alert.provider.pk)
+    context = {**_lifecycle_context(alert, NoteForm()), "runway": runway, "shows_balance": shows_balance}
+    return render(request, DETAIL_TEMPLATE, context)
+
+
+@requires("messaging.view_alert", "messaging.acknowledge_alert")
+@require_POST
+def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    return _change(request, pk, alerts.acknowledge, "Alert acknowledged.")
+
+
+@requires("messaging.view_alert", "messaging.acknowledge_alert")
+@require_POST
+def alert_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    return _change(request, pk, alerts.resolve, "Alert resolved.")
+
+
+def _change(request: HttpRequest, pk: int, action, outcome: str) -> HttpResponse:
+    """Run one lifecycle action; a bad note or a resolved alert changes nothing and says why."""
+    alert = get_object_or_404(Alert, pk=pk)
+    form = NoteForm(request.POST)
+    problem = ""
+    if not form.is_valid():
+        problem = "; ".join(form.errors["note"])
+    else:
+        try:
+            action(alert, request.user, form.cleaned_data["note"])
+        except alerts.AlertStateError as refused:
+            problem = str(refused)
+    if request.htmx:
+        context = _lifecycle_context(_alert(pk), form if problem else NoteForm())
+        context.update(problem=problem, outcome="" if problem else outcome)
+        return render(request, f"{DETAIL_TEMPLATE}#alert-lifecycle", context, status=400 if problem else 200)
+    if problem:
+        messages.error(request, problem)
+    else:
+        messages.success(request, outcome)
+    return redirect("messaging:alert_detail", pk=pk)
+
+
+def _alert(pk: int) -> Alert:
+    return get_object_or_404(
+        Alert.objects.select_related("provider", "acknowledged_by", "resolved_by").prefetch_related(
+            Prefetch(
+                "events",
+                queryset=AlertEvent.objects.select_related("actor")
+                .order_by("at", "id")
+                .prefetch_related(Prefetch("notifications", queryset=Notification.objects.order_by("id"))),
+            )
+        ),
+        pk=pk,
+    )
+
+
+def _lifecycle_context(alert: Alert, form: NoteForm) -> dict:
+    for event in alert.events.all():
+        for notification in event.notifications.all():
+            notification.shown_recipient = shown_recipient(notification)
+    return {"alert": alert, "form": form, "problem": "", "outcome": ""}
+
+
+def shown_recipient(notification: Notification) -> str:
+    """An email address as is; a webhook by its host only: Slack-style URLs carry a secret token in the path."""
+    if notification.channel == Notification.Channel.WEBHOOK:
+        parts = urlsplit(notification.recipient)
+        return f"{parts.scheme}://{parts.hostname or '?'}/…"
+    return notification.recipient

@@ -1,0 +1,30 @@
+"""Sendwatch's tables, one module per job; the app label stays ``messaging`` (no schema change).
+
+Import models from here (``from messaging.models import Send``): the modules are a filing order.
+"""
+
+from messaging.models.access import ApiToken, AuditEntry
+from messaging.models.alerts import Alert, AlertEvent, Notification, WebhookEndpoint
+from messaging.models.providers import BalanceSnapshot, Channel, Credential, ErrorCategory, Provider, ProviderStatus
+from messaging.models.traffic import ErrorEvent, ErrorRollup, Send, SendAttempt, SendRollup, SendStatus
+
+__all__ = [
+    "Alert",
+    "AlertEvent",
+    "ApiToken",
+    "AuditEntry",
+    "BalanceSnapshot",
+    "Channel",
+    "Credential",
+    "ErrorCategory",
+    "ErrorEvent",
+    "ErrorRollup",
+    "Notification",
+    "Provider",
+    "ProviderStatus",
+    "Send",
+    "SendAttempt",
+    "SendRollup",
+    "SendStatus",
+    "WebhookEndpoint",
+]

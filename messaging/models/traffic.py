@@ -1,0 +1,187 @@
+"""Sends, their attempts, error events and the rollups counted from them.
+
+The reasons for each index are in docs/data-model.md.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from messaging.models.providers import Channel, ErrorCategory, Provider
+
+
+class SendStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    ACCEPTED = "accepted", "Accepted by vendor"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Unknown (reconcile)"
+
+
+class Send(models.Model):
+    """One message to one recipient. Queued rows are the outbox."""
+
+    class Source(models.TextChoices):
+        SENDWATCH = "sendwatch", "Sent by Sendwatch"
+        INGEST = "ingest", "Reported through the ingest API"
+
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="sends")
+    channel = models.CharField(max_length=12, choices=Channel.choices, default=Channel.SMS)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.SENDWATCH)
+    recipient = models.CharField(max_length=320)
+    sender = models.CharField(max_length=64, blank=True)
+    body = models.TextField(blank=True, help_text="Cleared by retention; the hash stays.")
+    body_sha256 = models.CharField(max_length=64, blank=True)
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001 NULL never collides
+    # Recipients split from one request share a batch id.
+    batch_id = models.UUIDField(null=True, blank=True)
+
+    status = models.CharField(max_length=10, choices=SendStatus.choices, default=SendStatus.QUEUED)
+    vendor_message_id = models.CharField(max_length=128, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When a worker claimed the row (queued -> sending); a stale claim means a lost worker.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # The last error, denormalized so the send log needs no join.
+    error_code = models.CharField(max_length=100, blank=True)
+    error_category = models.CharField(max_length=20, choices=ErrorCategory.choices, blank=True)
+    status_reason = models.CharField(max_length=300, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="send_idempotency_key_per_provider",
+            ),
+        ]
+        permissions = [("send_message", "Can send and resend messages")]
+        indexes = [
+            # Send log and keyset pagination: newest first, id breaks ties.
+            models.Index(fields=["-created_at", "-id"], name="send_created_idx"),
+            # Per-provider windows (breakdown denominators, runway burn).
+            models.Index(fields=["provider", "created_at"], name="send_provider_created_idx"),
+            # The outbox sweeper reads only queued rows that are due.
+            models.Index(fields=["next_attempt_at"], condition=Q(status="queued"), name="send_outbox_idx"),
+            models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="send_claimed_idx"),
+            models.Index(fields=["recipient", "-created_at"], name="send_recipient_idx"),
+            models.Index(fields=["vendor_message_id"], condition=~Q(vendor_message_id=""), name="send_vendor_msg_idx"),
+            models.Index(fields=["request_id"], condition=~Q(request_id=""), name="send_request_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Send {self.pk} to {self.recipient} via {self.provider_id} ({self.status})"
+
+
+class SendAttempt(models.Model):
+    """One call to the vendor for a send: latency and HTTP status of every try."""
+
+    send = models.ForeignKey(Send, on_delete=models.CASCADE, related_name="attempt_rows")
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=SendStatus.choices)
+    error_code = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["send", "number"]
+        constraints = [models.UniqueConstraint(fields=["send", "number"], name="one_row_per_attempt")]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.number} of send {self.send_id}"
+
+
+class ErrorEvent(models.Model):
+    """One vendor error, normalized; ``error_code`` exactly as the vendor sent it."""
+
+    class Source(models.TextChoices):
+        SEND = "send", "Send"
+        BALANCE = "balance", "Balance poll"
+        INGEST = "ingest", "Ingest API"
+        VERIFY = "verify", "Credential check"
+
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="error_events")
+    send = models.ForeignKey(Send, null=True, blank=True, on_delete=models.SET_NULL, related_name="error_events")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.SEND)
+    channel = models.CharField(max_length=12, choices=Channel.choices, default=Channel.SMS)
+    occurred_at = models.DateTimeField()
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_code = models.CharField(max_length=100)
+    category = models.CharField(max_length=20, choices=ErrorCategory.choices)
+    retryable = models.BooleanField(default=False)
+    known = models.BooleanField(default=True, help_text="Whether the code is in the vendor's catalogue.")
+    message = models.TextField(blank=True)
+    param = models.CharField(max_length=100, blank=True)
+    request_id = models.CharField(max_length=200, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    raw_body = models.TextField(blank=True, help_text="Capped in size, credentials scrubbed.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["provider", "occurred_at"], name="error_provider_time_idx"),
+            models.Index(fields=["provider", "error_code", "occurred_at"], name="error_code_time_idx"),
+            models.Index(fields=["-occurred_at"], name="error_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.error_code} ({self.http_status}) at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class SendRollup(models.Model):
+    """Sends per provider, channel and time bucket, kept by messaging.traffic.rollups.
+
+    Each send is counted once per grain (5 minutes, 1 hour, 1 day) so a window
+    reads few rows whatever its length; raw rows can be pruned and these stay.
+    """
+
+    grain = models.PositiveIntegerField(help_text="Bucket length in seconds: 300, 3600 or 86400.")
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+")
+    bucket = models.DateTimeField(help_text="Start of the bucket, UTC.")
+    channel = models.CharField(max_length=12, choices=Channel.choices)
+    sends = models.BigIntegerField(default=0)
+
+    class Meta:
+        default_permissions = ()  # internal counters: no one views or edits them as objects
+        constraints = [
+            models.UniqueConstraint(fields=["grain", "provider", "bucket", "channel"], name="send_rollup_key"),
+        ]
+        # The unique index serves one provider's window; this one all providers'.
+        indexes = [models.Index(fields=["grain", "bucket"], name="send_rollup_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.sends} sends of {self.provider_id} at {self.bucket:%Y-%m-%d %H:%M} ({self.grain}s)"
+
+
+class ErrorRollup(models.Model):
+    """Errors of sends (source send or ingest) per provider, channel, code, category and bucket."""
+
+    grain = models.PositiveIntegerField(help_text="Bucket length in seconds: 300, 3600 or 86400.")
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+")
+    bucket = models.DateTimeField(help_text="Start of the bucket, UTC.")
+    channel = models.CharField(max_length=12, choices=Channel.choices)
+    error_code = models.CharField(max_length=100)
+    category = models.CharField(max_length=20, choices=ErrorCategory.choices)
+    errors = models.BigIntegerField(default=0)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(
+                fields=["grain", "provider", "bucket", "channel", "error_code", "category"], name="error_rollup_key"
+            ),
+        ]
+        indexes = [models.Index(fields=["grain", "bucket"], name="error_rollup_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.errors} x {self.error_code} of {self.provider_id} at {self.bucket:%Y-%m-%d %H:%M}"

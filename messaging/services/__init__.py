@@ -1,1 +1,0 @@
-"""Domain logic. Views and tasks stay thin and call in here."""
