@@ -283,7 +283,7 @@ def page_figures(client, args) -> list[Figure]:
 
 def ingest_events(count: int, tag: str) -> list[dict]:
     from providers import get_adapter_class
-    from providers.simulator.vendors import render_error_body
+    from providers.simulator.render import render_error_body
 
     ok = json.dumps({"status": True, "results": [{"dnis": "+447700900001", "status": "accepted"}]})
     codes = [c for c, e in get_adapter_class("23telecom").errors.items() if e.http_status and e.http_status >= 400]
@@ -308,7 +308,7 @@ def ingest_figure(args) -> Figure:
     from messaging.vault import tokens
 
     provider = Provider.objects.filter(kind="23telecom").order_by("slug").first()
-    _, token = tokens.create_token("bench")
+    _, token = tokens.create_token("bench", providers=[provider])
     client = Client(SERVER_NAME="localhost")
     batches = [
         json.dumps({"provider": provider.slug, "events": ingest_events(1000, f"b{time.time_ns()}-{n}")})
@@ -348,7 +348,7 @@ def worker_figure(args) -> Figure:
     from messaging.models import Provider
     from messaging.traffic import sending
     from providers.base import BaseAdapter, HttpResponse
-    from providers.simulator.vendors import render_error_body
+    from providers.simulator.render import render_error_body
 
     provider = Provider.objects.filter(kind="23telecom", credentials__state="active").order_by("slug").first()
     error_body = render_error_body("23telecom", "INVALID_TO").encode()

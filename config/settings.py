@@ -127,11 +127,49 @@ SESSION_COOKIE_AGE = env_int("SESSION_IDLE_SECONDS", 60 * 60)
 SESSION_SAVE_EVERY_REQUEST = True  # the age above becomes an idle timeout
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-# Brute-force protection (django-axes): 5 failures of one username from one IP
-# lock that pair out for 15 minutes; the re-authentication prompt counts too.
+# Brute-force protection (django-axes), docs/security.md "Logins". Within the cool-off:
+# - 5 failures of one username from one IP lock that pair out;
+# - 20 failures from one IP, whatever the usernames, lock that IP out (password spraying).
+#   Each username counts at most its own limit, so one user hammering a wrong password
+#   cannot lock out everyone behind the same address. 0 turns the per-IP limit off.
+# The re-authentication prompt counts too. Axes compares one number against one limit,
+# so AXES_FAILURE_LIMIT is a callable: the pair's limit, or 0 (locked) once the IP is over its own.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
-AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+SENDWATCH_LOGIN_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+SENDWATCH_LOGIN_IP_FAILURE_LIMIT = env_int("AXES_IP_FAILURE_LIMIT", 20)
+
+
+def _login_failure_limit(request, credentials=None) -> int:
+    """AXES_FAILURE_LIMIT: the username + IP limit, or 0 once the client's IP has reached its own limit.
+
+    Axes counts the failures of the username + IP pair (AXES_LOCKOUT_PARAMETERS) and locks
+    when that count reaches this number; 0 therefore locks every username from the IP.
+    """
+    from django.conf import settings as live  # read at call time: tests and overrides apply
+
+    pair_limit = live.SENDWATCH_LOGIN_FAILURE_LIMIT
+    ip_limit = live.SENDWATCH_LOGIN_IP_FAILURE_LIMIT
+    ip_address = getattr(request, "axes_ip_address", None)
+    if ip_limit <= 0 or not ip_address:
+        return pair_limit
+    from axes.attempts import get_cool_off_threshold
+    from axes.models import AccessAttempt
+
+    failures = AccessAttempt.objects.filter(
+        ip_address=ip_address, attempt_time__gte=get_cool_off_threshold(request)
+    ).values_list("username", "failures_since_start")
+    per_username: dict[str | None, int] = {}
+    for username, count in failures:
+        per_username[username] = per_username.get(username, 0) + count
+    counted = sum(min(count, pair_limit) for count in per_username.values())
+    return 0 if counted >= ip_limit else pair_limit
+
+
+AXES_FAILURE_LIMIT = _login_failure_limit
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+# Only the pair: with "ip_address" here too, a successful login from an address would wipe
+# every username's failures from it (AXES_RESET_ON_SUCCESS), letting one valid account
+# reset a spraying attack. The per-IP limit above sums the pair records instead.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
@@ -257,17 +295,26 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # -- Sendwatch ---------------------------------------------------------------------------
 
 
-def _credential_keys() -> list[str]:
-    """The credential-encryption key ring, newest first, as ``key_id:fernet_key`` items."""
+def _credential_keys() -> tuple[list[str], bool]:
+    """The credential-encryption key ring, newest first, as ``key_id:fernet_key`` items; and whether it is local.
+
+    Read leniently: the items are not parsed here, so a malformed ring does not stop
+    settings from loading; the system checks in messaging/vault/checks.py report it
+    (sendwatch.E001-E003), and the vault refuses to use it.
+    """
     ring = env_list("SENDWATCH_CREDENTIAL_KEYS")
     if ring:
-        return ring
+        return ring, False
     if not DEBUG and env_bool("SENDWATCH_REQUIRE_SECRETS", False):
         raise ImproperlyConfigured("SENDWATCH_CREDENTIAL_KEYS must be set in production")
-    return [local_secret(VAR_DIR / "credential-keys", lambda: "local1:" + Fernet.generate_key().decode())]
+    # The embedded default: a key kept in a git-ignored file. Without DEBUG, `check --deploy` reports
+    # it (sendwatch.E004) unless SENDWATCH_LOCAL_KEYS=1 says a local key file is intended.
+    return [local_secret(VAR_DIR / "credential-keys", lambda: "local1:" + Fernet.generate_key().decode())], True
 
 
-SENDWATCH_CREDENTIAL_KEYS = _credential_keys()
+SENDWATCH_CREDENTIAL_KEYS, SENDWATCH_CREDENTIAL_KEYS_FROM_FILE = _credential_keys()
+# A local key file (var/credential-keys) is intended even without DEBUG (a single-machine install).
+SENDWATCH_LOCAL_KEYS = env_bool("SENDWATCH_LOCAL_KEYS", False)
 # API keys older than this many days are flagged and raise a credential_age alert.
 SENDWATCH_CREDENTIAL_MAX_AGE_DAYS = env_int("SENDWATCH_CREDENTIAL_MAX_AGE_DAYS", 90)
 # Vendor HTTP timeouts in seconds: connect, then read.
@@ -281,6 +328,10 @@ SENDWATCH_LOST_TASK_GRACE_SECONDS = env_int("SENDWATCH_LOST_TASK_GRACE_SECONDS",
 SENDWATCH_STALE_CLAIM_SECONDS = env_int("SENDWATCH_STALE_CLAIM_SECONDS", 120)
 SENDWATCH_BREAKER_THRESHOLD = env_int("SENDWATCH_BREAKER_THRESHOLD", 5)
 SENDWATCH_BREAKER_COOL_DOWN_SECONDS = env_int("SENDWATCH_BREAKER_COOL_DOWN_SECONDS", 60)
+# Outbound requests (vendor calls, webhooks) only go to public internet addresses; these hosts
+# (names or IPs, as written in the URL; comma-separated) may also reach private and loopback ones.
+# Cloud metadata addresses stay refused. bin/run allows 127.0.0.1 for the demo's simulator.
+SENDWATCH_ALLOW_PRIVATE_HOSTS = env_list("SENDWATCH_ALLOW_PRIVATE_HOSTS")
 # Where the built-in vendor simulator is mounted (the demo's providers point there).
 SENDWATCH_SIMULATOR_ENABLED = env_bool("SENDWATCH_SIMULATOR", DEBUG)
 # Alerts and balances (docs/alerts.md). Links in alert emails and webhooks start with this URL.
@@ -301,6 +352,57 @@ SENDWATCH_SPIKE_CRITICAL_FACTOR = float(env_str("SENDWATCH_SPIKE_CRITICAL_FACTOR
 # Notifications: attempts before a notification is marked failed, and the webhook timeout.
 SENDWATCH_NOTIFY_MAX_ATTEMPTS = env_int("SENDWATCH_NOTIFY_MAX_ATTEMPTS", 6)
 SENDWATCH_WEBHOOK_TIMEOUT_SECONDS = float(env_str("SENDWATCH_WEBHOOK_TIMEOUT_SECONDS", "5"))
+
+# -- cache and API rate limits ------------------------------------------------------------
+# The cache holds the API's rate-limit counters (messaging/vault/ratelimit.py), so it must be
+# shared by every web worker: Redis in production (CACHE_URL=redis://host:6379/1). The embedded
+# default is a file cache under var/cache, shared by the processes of one machine; its incr is
+# not atomic, so the limiter serialises its updates with a file lock (docs/decisions.md).
+# file:///abs/path picks another folder; locmem:// is per process (a single-process setup only).
+
+
+def _cache_from_url(url: str) -> dict:
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if not url:
+        return {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            # Old windows' counters linger until culled; culling drops a third at random.
+            "OPTIONS": {"MAX_ENTRIES": 10000},
+        }
+    if scheme in ("redis", "rediss", "unix"):
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    if scheme == "file" and url[len("file://") :].startswith("/"):
+        return {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": url[len("file://") :],
+            "OPTIONS": {"MAX_ENTRIES": 10000},
+        }
+    if scheme == "locmem":
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    shown = url.split("@")[-1]  # never a password
+    raise ImproperlyConfigured(
+        f"CACHE_URL must be redis://, rediss://, unix://, file:///abs/path or locmem://: {shown!r}"
+    )
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = env_str(name).strip()
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+
+
+CACHES = {"default": _cache_from_url(env_str("CACHE_URL").strip())}
+# Per API token: SENDWATCH_API_BURST requests in any BURST / RATE seconds (2 s at the defaults),
+# so RATE per second sustained; past it, 429 with Retry-After. 0 turns the limit off.
+SENDWATCH_API_RATE = _env_float("SENDWATCH_API_RATE", 50.0)
+SENDWATCH_API_BURST = env_int("SENDWATCH_API_BURST", 100)
+# Failed token attempts (missing, malformed, unknown, revoked) per client address (REMOTE_ADDR):
+# past this many in the window every request from it is 429 until the window slides by. 0: off.
+SENDWATCH_API_AUTH_FAILURE_LIMIT = env_int("SENDWATCH_API_AUTH_FAILURE_LIMIT", 20)
+SENDWATCH_API_AUTH_FAILURE_WINDOW_SECONDS = env_int("SENDWATCH_API_AUTH_FAILURE_WINDOW_SECONDS", 60)
 
 LOGGING = {
     "version": 1,

@@ -1,17 +1,23 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
-from messaging.dashboard import overview as views
+from messaging.api.views import health
+from messaging.dashboard import overview
 from messaging.vault.permissions import public
 
 urlpatterns = [
-    path("", views.overview, name="overview"),
-    path("health", views.health, name="health"),
+    path("", overview.overview, name="overview"),
+    path("health", health, name="health"),
     path("accounts/login/", public(auth_views.LoginView.as_view()), name="login"),
     path("accounts/logout/", public(auth_views.LogoutView.as_view()), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("messaging.urls")),
-    # The built-in vendor simulator for the demo (404 unless SENDWATCH_SIMULATOR is on).
-    re_path(r"^sim/(?P<rest>.*)$", views.simulator, name="simulator"),
 ]
+
+if settings.SENDWATCH_SIMULATOR_ENABLED:
+    # The built-in vendor simulator for the demo; not even routed in production.
+    from messaging.demo import simulator
+
+    urlpatterns.append(re_path(r"^sim/(?P<rest>.*)$", simulator.mount, name="simulator"))

@@ -8,9 +8,17 @@ attempts are capped (SENDWATCH_SEND_MAX_ATTEMPTS).
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
+from messaging.alerts import balances, key_age, notify, spikes
+from messaging.models import Provider
 from messaging.traffic import sending
+from messaging.vault import keys
+from messaging.vault.actor import Actor
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -27,17 +35,13 @@ def sweep_outbox() -> dict:
 @shared_task(ignore_result=True)
 def revoke_expired_credentials() -> int:
     """Beat: revoke retired API keys whose grace period has ended."""
-    from messaging.vault import keys as credentials
-
-    return credentials.revoke_expired()
+    return keys.revoke_expired(actor=Actor.task("revoke_expired_credentials"))
 
 
 @shared_task(ignore_result=True)
 def check_credential_age() -> dict:
     """Beat (daily): a credential_age warning for every active key older than the policy allows."""
-    from messaging.vault import keys as credentials
-
-    return credentials.check_ages()
+    return key_age.check_ages()
 
 
 # -- balances, alerts and notifications (docs/alerts.md) --------------------------------
@@ -46,25 +50,18 @@ def check_credential_age() -> dict:
 @shared_task(ignore_result=True)
 def poll_due_providers() -> list[int]:
     """Beat (every minute): claim the providers due for a balance poll and poll each in its own task."""
-    import logging
-
-    from messaging.alerts import balances
-
     ids = [provider.pk for provider in balances.claim_due()]
     for pk in ids:
         try:
-            poll_provider.apply_async(args=[pk])
+            poll_provider.apply_async(args=(pk,))
         except Exception:  # broker away: the provider is polled again after its interval
-            logging.getLogger(__name__).warning("could not enqueue the balance poll of provider %s", pk, exc_info=True)
+            log.warning("could not enqueue the balance poll of provider %s", pk, exc_info=True)
     return ids
 
 
 @shared_task(ignore_result=True)
 def poll_provider(provider_id: int) -> str | None:
     """Poll one provider's balance now; returns "ok" or the error code."""
-    from messaging.alerts import balances
-    from messaging.models import Provider
-
     provider = Provider.objects.filter(pk=provider_id).first()
     if provider is None:
         return None
@@ -74,8 +71,6 @@ def poll_provider(provider_id: int) -> str | None:
 @shared_task(ignore_result=True)
 def evaluate_spikes() -> dict:
     """Beat (every minute): error-spike alerts for every enabled provider."""
-    from messaging.alerts import spikes
-
     report = spikes.evaluate_spikes()
     return {"raised": [a.pk for a in report.raised], "cleared": [a.pk for a in report.cleared]}
 
@@ -83,8 +78,6 @@ def evaluate_spikes() -> dict:
 @shared_task(ignore_result=True)
 def deliver_notifications(notification_ids: list[int] | None = None) -> dict:
     """Deliver due alert emails and webhooks (these ids only, when given); beat retries every 30 s."""
-    from messaging.alerts import notify
-
     ids = [int(pk) for pk in notification_ids] if notification_ids is not None else None
     report = notify.deliver_due(ids)
     return {"sent": report.sent, "retrying": report.retrying, "failed": report.failed}

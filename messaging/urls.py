@@ -1,38 +1,35 @@
+"""Sendwatch's pages and API, one view module per page (messaging.dashboard) and the API (messaging.api)."""
+
 from django.urls import path
 
 from messaging.api import views as api
-from messaging.dashboard import alerts as views_alerts
-from messaging.dashboard import codes as views_codes
-from messaging.dashboard import errors as views_errors
-from messaging.dashboard import keys
-from messaging.dashboard import overview as views
-from messaging.dashboard import providers as views_providers
-from messaging.dashboard import sends as views_sends
+from messaging.dashboard import alerts, codes, errors, keys, overview, providers, sends
 
 app_name = "messaging"
 urlpatterns: list = [
-    path("errors/", views_errors.errors, name="errors"),
-    path("errors/code/", views_errors.error_code_events, name="error_code"),
-    path("errors/export.csv", views_errors.errors_export, name="errors_export"),
-    path("sends/", views_sends.sends, name="sends"),
-    path("sends/<int:pk>/", views_sends.send_detail, name="send_detail"),
-    path("sends/export.csv", views_sends.sends_export, name="sends_export"),
-    path("codes/", views_codes.codes, name="codes"),
-    path("codes/decode/", views_codes.decode, name="decode"),
-    # Overview partials and "poll now" (see messaging/views.py).
-    path("providers/<slug:slug>/poll/", views.provider_poll, name="provider_poll"),
+    path("errors/", errors.errors, name="errors"),
+    path("errors/code/", errors.error_code_events, name="error_code"),
+    path("errors/export.csv", errors.errors_export, name="errors_export"),
+    path("sends/", sends.sends, name="sends"),
+    path("sends/<int:pk>/", sends.send_detail, name="send_detail"),
+    path("sends/export.csv", sends.sends_export, name="sends_export"),
+    path("codes/", codes.codes, name="codes"),
+    path("codes/decode/", codes.decode, name="decode"),
+    # Overview partials and "poll now" (see messaging/dashboard/overview.py).
+    path("providers/<slug:slug>/poll/", overview.provider_poll, name="provider_poll"),
+    path("providers/<slug:slug>/poll/status/", overview.provider_poll_status, name="provider_poll_status"),
     # Alerts.
-    path("alerts/", views_alerts.alerts_page, name="alerts"),
-    path("alerts/<int:pk>/", views_alerts.alert_detail, name="alert_detail"),
-    path("alerts/<int:pk>/acknowledge/", views_alerts.alert_acknowledge, name="alert_acknowledge"),
-    path("alerts/<int:pk>/resolve/", views_alerts.alert_resolve, name="alert_resolve"),
+    path("alerts/", alerts.alerts_page, name="alerts"),
+    path("alerts/<int:pk>/", alerts.alert_detail, name="alert_detail"),
+    path("alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge, name="alert_acknowledge"),
+    path("alerts/<int:pk>/resolve/", alerts.alert_resolve, name="alert_resolve"),
     # Providers: list, detail, create, edit, thresholds.
-    path("providers/", views_providers.provider_list, name="providers"),
-    path("providers/new/", views_providers.provider_create, name="provider_create"),
-    path("providers/<slug:slug>/", views_providers.provider_detail, name="provider_detail"),
-    path("providers/<slug:slug>/edit/", views_providers.provider_edit, name="provider_edit"),
-    path("providers/<slug:slug>/thresholds/", views_providers.provider_thresholds, name="provider_thresholds"),
-    path("providers/<slug:slug>/watch/", views_providers.provider_watch, name="provider_watch"),
+    path("providers/", providers.provider_list, name="providers"),
+    path("providers/new/", providers.provider_create, name="provider_create"),
+    path("providers/<slug:slug>/", providers.provider_detail, name="provider_detail"),
+    path("providers/<slug:slug>/edit/", providers.provider_edit, name="provider_edit"),
+    path("providers/<slug:slug>/thresholds/", providers.provider_thresholds, name="provider_thresholds"),
+    path("providers/<slug:slug>/watch/", providers.provider_watch, name="provider_watch"),
     # API keys (admins): list, add, verify, activate, roll back, revoke; the re-authentication prompt.
     path("credentials/", keys.credential_index, name="credential_index"),
     path("providers/<slug:slug>/credentials/", keys.credential_list, name="credentials"),

@@ -1,14 +1,28 @@
-"""Vendor adapters: one module per vendor on a shared base. Plain Python, no Django."""
+"""Vendor adapters: one module per vendor on a shared base. Plain Python, no Django.
+
+This package's namespace is the public face of ``providers``: the value types
+(:mod:`providers.types`), the adapter base (:mod:`providers.base`), the registry
+of vendors (:mod:`providers.registry`) and :func:`parse_error` for a stored answer.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from providers.base import (
+from providers.base import BaseAdapter
+from providers.registry import (
+    ADAPTERS,
+    UnknownKind,
+    get_adapter_class,
+    kind_choices,
+    register,
+    registered,
+    unregister,
+)
+from providers.types import (
     ApiCredential,
     BalanceResult,
-    BaseAdapter,
     CatalogueEntry,
     Category,
     NormalizedError,
@@ -16,7 +30,6 @@ from providers.base import (
     RecipientResult,
     SendOutcome,
 )
-from providers.registry import ADAPTERS, UnknownKind, get_adapter_class, kind_choices
 
 __all__ = [
     "ADAPTERS",
@@ -33,6 +46,9 @@ __all__ = [
     "get_adapter_class",
     "kind_choices",
     "parse_error",
+    "register",
+    "registered",
+    "unregister",
 ]
 
 

@@ -1,378 +1,50 @@
-"""The shared base every vendor adapter stands on.
+"""BaseAdapter: the fixed pipeline every vendor adapter runs.
 
-Plain Python on ``requests``: importable without Django.
+The shape follows django-anymail's backends: the base class owns the pipeline
+(build request -> call -> classify -> parse) and each vendor module fills in a
+few hooks plus a declarative catalogue of its error codes. Errors are
+normalized in exactly one place, :meth:`BaseAdapter.parse_error`, and the raw
+response body is always kept (capped, with the credential scrubbed).
 
-The shape follows django-anymail's backends: the base class owns a fixed
-pipeline (build request -> call -> classify -> parse) and each vendor module
-fills in a few hooks plus a declarative catalogue of its error codes. Errors
-are normalized in exactly one place, :meth:`BaseAdapter.parse_error`, and the
-raw response body is always kept (capped, with the credential scrubbed).
+The values it passes around live in :mod:`providers.types`, body and header
+reading in :mod:`providers.parsing`, the HTTP call in :mod:`providers.transport`.
+Plain Python: importable without Django.
 """
 
 from __future__ import annotations
 
-import email.utils
-import json
-import re
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
-from enum import StrEnum
-from typing import Any, ClassVar
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import requests
-from requests.structures import CaseInsensitiveDict
-
-# Raw bodies are kept for support, but never unbounded: a 10 MB HTML page
-# from a misbehaving proxy must not end up in the database.
-RAW_BODY_LIMIT = 8 * 1024
-# Bodies larger than this are not even handed to the JSON parser.
-PARSE_LIMIT = 256 * 1024
-
-DEFAULT_TIMEOUT = (3.05, 15.0)  # (connect, read) seconds
-
-
-class Category(StrEnum):
-    """The shared error taxonomy every vendor code is mapped onto."""
-
-    AUTH = "auth"
-    PERMISSION = "permission"
-    VALIDATION = "validation"
-    BALANCE = "balance"
-    QUOTA = "quota"
-    RATE_LIMIT = "rate_limit"
-    NOT_FOUND = "not_found"
-    CONFLICT = "conflict"
-    COMPLIANCE = "compliance"
-    SERVER = "server"
-    UNAVAILABLE = "unavailable"
-    TIMEOUT = "timeout"
-    NETWORK = "network"
-    INVALID_RESPONSE = "invalid_response"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class CatalogueEntry:
-    """One documented vendor error code, in the vendor's meaning, our words."""
-
-    code: str
-    http_status: int
-    category: Category
-    retryable: bool
-    description: str
-    resolution: str
-    # The vendor may have acted on the request even though it answered with
-    # an error (Telnxo gateway_timeout): never resend blindly.
-    ambiguous: bool = False
-
-
-def catalogue(*entries: CatalogueEntry) -> dict[str, CatalogueEntry]:
-    """Build a vendor catalogue keyed by code, refusing duplicate codes."""
-    table: dict[str, CatalogueEntry] = {}
-    for entry in entries:
-        if entry.code in table:
-            raise ValueError(f"duplicate catalogue code {entry.code!r}")
-        table[entry.code] = entry
-    return table
-
-
-# When a code is not in the vendor's catalogue, the HTTP status decides.
-STATUS_CATEGORIES: dict[int, Category] = {
-    400: Category.VALIDATION,
-    401: Category.AUTH,
-    402: Category.BALANCE,
-    403: Category.PERMISSION,
-    404: Category.NOT_FOUND,
-    405: Category.VALIDATION,
-    408: Category.TIMEOUT,
-    409: Category.CONFLICT,
-    410: Category.NOT_FOUND,
-    413: Category.VALIDATION,
-    415: Category.VALIDATION,
-    422: Category.VALIDATION,
-    426: Category.VALIDATION,
-    429: Category.RATE_LIMIT,
-    500: Category.SERVER,
-    501: Category.SERVER,
-    502: Category.UNAVAILABLE,
-    503: Category.UNAVAILABLE,
-    504: Category.TIMEOUT,
-}
-RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503})
-# A gateway timeout may mean the vendor queued the message after all.
-AMBIGUOUS_STATUSES = frozenset({504})
-
-
-def category_for_status(http_status: int | None) -> Category:
-    if http_status is None:
-        return Category.UNKNOWN
-    if http_status in STATUS_CATEGORIES:
-        return STATUS_CATEGORIES[http_status]
-    if 500 <= http_status <= 599:
-        return Category.SERVER
-    if 400 <= http_status <= 499:
-        return Category.VALIDATION
-    return Category.UNKNOWN
-
-
-def status_code(http_status: int | None) -> str:
-    """The stable code used when a vendor sends nothing but an HTTP status."""
-    return f"http_{http_status}" if http_status is not None else "no_status"
-
-
-@dataclass
-class NormalizedError:
-    """One vendor error in the shared taxonomy; the vendor's code kept exactly."""
-
-    kind: str
-    provider_code: str
-    category: Category
-    http_status: int | None
-    retryable: bool
-    retry_after: float | None = None
-    message: str = ""
-    param: str | None = None
-    request_id: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    known: bool = False
-    description: str = ""
-    resolution: str = ""
-    ambiguous: bool = False
-    raw_body: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "provider_code": self.provider_code,
-            "category": str(self.category),
-            "http_status": self.http_status,
-            "retryable": self.retryable,
-            "retry_after": self.retry_after,
-            "message": self.message,
-            "param": self.param,
-            "request_id": self.request_id,
-            "details": self.details,
-            "known": self.known,
-            "description": self.description,
-            "resolution": self.resolution,
-            "ambiguous": self.ambiguous,
-            "raw_body": self.raw_body,
-        }
-
-
-@dataclass(frozen=True)
-class ErrorFields:
-    """What a vendor hook pulls out of an error body; None where absent."""
-
-    code: str | None
-    message: str = ""
-    param: str | None = None
-    request_id: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ApiCredential:
-    """A key (and optional secret) handed to an adapter; never printed."""
-
-    key: str
-    secret: str | None = None
-
-    def __repr__(self) -> str:  # keeps keys out of tracebacks and logs
-        return f"ApiCredential(key=…{self.key[-4:] if len(self.key) >= 8 else ''})"
-
-    __str__ = __repr__
-
-
-@dataclass(frozen=True)
-class OutgoingMessage:
-    recipients: tuple[str, ...]
-    body: str
-    sender: str = ""
-    channel: str = "sms"
-    idempotency_key: str | None = None
-    client_reference: str | None = None
-
-
-@dataclass
-class RecipientResult:
-    recipient: str
-    accepted: bool
-    vendor_message_id: str | None = None
-    vendor_status: str = ""
-    error: NormalizedError | None = None
-
-
-@dataclass
-class SendOutcome:
-    """The result of one send request: a request-level error or per-recipient results."""
-
-    http_status: int | None
-    latency_ms: int
-    results: list[RecipientResult] = field(default_factory=list)
-    error: NormalizedError | None = None
-    raw_body: str = ""
-    request_id: str | None = None
-
-
-@dataclass
-class BalanceResult:
-    """Money balance (amount + currency) or plan usage (used / limit + unit)."""
-
-    http_status: int | None
-    latency_ms: int
-    amount: Decimal | None = None
-    currency: str = ""
-    used: int | None = None
-    limit: int | None = None
-    unit: str = ""
-    blocked: bool = False
-    # Degraded vendor answer (23 Telecom cache miss): the amount is not real.
-    unavailable: bool = False
-    details: dict[str, Any] = field(default_factory=dict)
-    error: NormalizedError | None = None
-    raw_body: str = ""
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    method: str
-    path: str
-    json: Any = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    params: Mapping[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    status: int
-    body: bytes
-    headers: CaseInsensitiveDict
-    latency_ms: int
-
-
-class ResponseShapeError(ValueError):
-    """A 2xx body that does not have the shape the vendor documents."""
-
-
-# -- small helpers shared by every adapter ------------------------------------
-
-# "Retry after 15 seconds" (texting.blue), "Please try again in 1 second(s)" (8x8).
-_RETRY_AFTER_IN_TEXT = re.compile(
-    r"(?:re)?try\s+(?:again\s+)?(?:after|in)\s+(\d+(?:\.\d+)?)\s*(?:s\b|sec|second)", re.I
+from providers.parsing import as_headers, body_format, decode_body, load_json, parse_retry_after, scrub
+from providers.transport import DEFAULT_TIMEOUT, TransportError, new_session, perform
+from providers.types import (
+    AMBIGUOUS_STATUSES,
+    RETRYABLE_STATUSES,
+    ApiCredential,
+    BalanceResult,
+    CatalogueEntry,
+    Category,
+    ErrorFields,
+    HttpRequest,
+    HttpResponse,
+    NormalizedError,
+    OutgoingMessage,
+    RecipientResult,
+    ResponseShapeError,
+    SendOutcome,
+    category_for_status,
+    status_code,
 )
 
+if TYPE_CHECKING:
+    import requests
 
-def decode_body(body: bytes | str | None, limit: int = RAW_BODY_LIMIT) -> str:
-    """Text of a body for storage: never raises, replaces undecodable bytes, capped."""
-    if body is None:
-        return ""
-    if isinstance(body, bytes):
-        body = body[: limit * 4].decode("utf-8", errors="replace")
-    elif not isinstance(body, str):
-        body = str(body)
-    return body[:limit]
-
-
-def load_json(body: bytes | str | None) -> Any:
-    """Parsed JSON, or None when the body is empty, too large or not JSON."""
-    if body is None:
-        return None
-    if len(body) > PARSE_LIMIT:
-        return None
-    try:
-        return json.loads(body)
-    except (ValueError, TypeError, RecursionError):
-        return None
-
-
-def as_text(value: Any) -> str | None:
-    """A scalar from a vendor body as text; None for missing, containers and bools."""
-    if value is None or isinstance(value, (dict, list, bool)):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).strip()
-    return text or None
-
-
-def as_decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    return amount if amount.is_finite() else None
-
-
-def as_int(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-    # No vendor count needs 18+ digits, and int() of "1e99999999" would stall the worker.
-    if not number.is_finite() or number.adjusted() >= 18:
-        return None
-    return int(number)
-
-
-def parse_retry_after(headers: Mapping[str, str], message: str = "") -> float | None:
-    """Seconds to wait: the Retry-After header wins, then a wait stated in the message."""
-    raw = headers.get("Retry-After") if headers else None
-    if raw is not None:
-        raw = str(raw).strip()
-        try:
-            seconds = float(raw)
-            if seconds >= 0 and seconds == seconds and seconds != float("inf"):
-                return seconds
-        except ValueError:
-            parsed = None
-            try:
-                parsed = email.utils.parsedate_to_datetime(raw)
-            except (TypeError, ValueError, IndexError, OverflowError):
-                parsed = None
-            if parsed is not None and parsed.tzinfo is not None:
-                return max(0.0, parsed.timestamp() - time.time())
-    if message:
-        match = _RETRY_AFTER_IN_TEXT.search(message)
-        if match:
-            return float(match.group(1))
-    return None
-
-
-def as_headers(headers: Mapping[str, Any] | None) -> CaseInsensitiveDict:
-    """Any header mapping as a case-insensitive dict of strings; junk is skipped."""
-    result: CaseInsensitiveDict = CaseInsensitiveDict()
-    if not headers:
-        return result
-    try:
-        items = list(headers.items())
-    except (AttributeError, TypeError):
-        return result
-    for name, value in items:
-        if isinstance(name, bytes):
-            name = name.decode("latin-1")
-        if isinstance(value, bytes):
-            value = value.decode("latin-1")
-        if isinstance(name, str) and value is not None:
-            result[name] = str(value)
-    return result
-
-
-def scrub(text: str, secrets: tuple[str | None, ...]) -> str:
-    """Remove anything that echoes a credential from text kept for support."""
-    for secret in secrets:
-        if secret and len(secret) >= 4 and secret in text:
-            text = text.replace(secret, "[REDACTED]")
-    return text
-
-
-# -- the adapter base ----------------------------------------------------------
+# Only BaseAdapter belongs here. The other names are kept importable from this module for
+# callers written before the split (messaging imports scrub, as_headers and load_json, the
+# bench HttpResponse); they live in providers.parsing and providers.types.
+__all__ = ["BaseAdapter", "HttpResponse", "as_headers", "load_json", "scrub"]
 
 
 class BaseAdapter:
@@ -401,11 +73,14 @@ class BaseAdapter:
         options: Mapping[str, Any] | None = None,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        allow_private_hosts: Iterable[str] = (),
     ) -> None:
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.credential = credential
         self.options = dict(options or {})
-        self.session = session or requests.Session()
+        # Guarded (providers.outbound): public addresses only, plus the allow-listed hosts.
+        # A session passed in (tests' mock transports) is used as it is.
+        self.session = session or new_session(allow_private_hosts)
         self.timeout = timeout
 
     # ---- hooks each vendor module implements ----
@@ -542,7 +217,7 @@ class BaseAdapter:
     def _unparsed_error(cls, http_status, raw, headers, request_id, data, fields) -> NormalizedError:
         """No vendor code in the body: an error status decides, otherwise the body is invalid."""
         message = (fields.message if fields else "") or ""
-        details: dict[str, Any] = {"body_format": _body_format(raw, data)}
+        details: dict[str, Any] = {"body_format": body_format(raw, data)}
         if http_status is not None and http_status >= 400:
             code = status_code(http_status)
             entry = cls.errors.get(code)
@@ -640,7 +315,7 @@ class BaseAdapter:
             retryable=False,
             message=f"{self.label} answered with an unexpected body: {reason}"[:500],
             request_id=self._request_id(response.headers),
-            details={"body_format": _body_format(self.keep_raw(response.body), load_json(response.body))},
+            details={"body_format": body_format(self.keep_raw(response.body), load_json(response.body))},
             description="The vendor's response did not have the documented shape.",
             resolution="Keep the raw body and ask the vendor; for a send, reconcile before resending.",
             ambiguous=ambiguous,
@@ -650,66 +325,34 @@ class BaseAdapter:
     def _call(self, request: HttpRequest, *, sends_message: bool) -> HttpResponse | NormalizedError:
         """Perform one HTTP call. Transport failures become NormalizedErrors here."""
         headers = {"Accept": "application/json", **self.auth_headers(), **dict(request.headers)}
-        url = f"{self.base_url}{request.path}"
-        started = time.perf_counter()
         try:
-            with self.session.request(
+            response = perform(
+                self.session,
                 request.method,
-                url,
+                f"{self.base_url}{request.path}",
+                headers=headers,
                 json=request.json,
                 params=request.params,
-                headers=headers,
                 timeout=self.timeout,
-                stream=True,
-                allow_redirects=False,
-            ) as raw_response:
-                body = _read_capped(raw_response)
-                status, response_headers = raw_response.status_code, CaseInsensitiveDict(raw_response.headers)
-        except requests.exceptions.ConnectTimeout:
-            return self._transport_error(
-                started, "connect_timeout", Category.TIMEOUT, "Timed out connecting", ambiguous=False
             )
-        except (requests.exceptions.ReadTimeout, requests.exceptions.Timeout):
-            # The request may have reached the vendor: a resend could duplicate.
-            return self._transport_error(
-                started, "read_timeout", Category.TIMEOUT, "Timed out waiting for the answer", ambiguous=sends_message
-            )
-        except requests.exceptions.SSLError:
-            return self._transport_error(
-                started, "tls_error", Category.NETWORK, "TLS handshake failed", ambiguous=False
-            )
-        except requests.exceptions.ConnectionError as exc:
-            # Refused / DNS failures never reached the vendor; a dropped connection mid-answer may have.
-            dropped = _is_dropped_connection(exc)
-            return self._transport_error(
-                started,
-                "connection_dropped" if dropped else "connection_failed",
-                Category.NETWORK,
-                "Connection dropped before the answer" if dropped else "Could not connect",
-                ambiguous=dropped and sends_message,
-            )
-        except requests.exceptions.RequestException:
-            return self._transport_error(
-                started, "request_failed", Category.NETWORK, "The request failed", ambiguous=sends_message
-            )
-        latency_ms = int((time.perf_counter() - started) * 1000)
-        self._last_latency_ms = latency_ms
-        return HttpResponse(status=status, body=body, headers=response_headers, latency_ms=latency_ms)
+        except TransportError as failure:
+            self._last_latency_ms = failure.latency_ms
+            # Only a send can be duplicated by a resend; a balance read that may have arrived is harmless.
+            return self._transport_error(failure, ambiguous=failure.may_have_arrived and sends_message)
+        self._last_latency_ms = response.latency_ms
+        return response
 
-    def _transport_error(
-        self, started: float, code: str, category: Category, message: str, *, ambiguous: bool
-    ) -> NormalizedError:
-        self._last_latency_ms = int((time.perf_counter() - started) * 1000)
+    def _transport_error(self, failure: TransportError, *, ambiguous: bool) -> NormalizedError:
         return NormalizedError(
             kind=self.kind,
-            provider_code=code,
-            category=category,
+            provider_code=failure.code,
+            category=failure.category,
             http_status=None,
             # An ambiguous failure is reconciled, not retried.
             retryable=not ambiguous,
-            message=f"{message} ({self.label})",
+            message=f"{failure.message} ({self.label})",
             known=True,
-            description=message + ".",
+            description=failure.message + ".",
             resolution=(
                 "Check the send with the vendor before resending: it may have gone out."
                 if ambiguous
@@ -717,31 +360,3 @@ class BaseAdapter:
             ),
             ambiguous=ambiguous,
         )
-
-
-def _read_capped(response: requests.Response) -> bytes:
-    """Read at most PARSE_LIMIT bytes (plus one, so oversize is visible) of a body."""
-    chunks, size = [], 0
-    for chunk in response.iter_content(chunk_size=64 * 1024):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > PARSE_LIMIT:
-            break
-    return b"".join(chunks)
-
-
-def _is_dropped_connection(exc: requests.exceptions.ConnectionError) -> bool:
-    text = repr(exc)
-    return any(
-        marker in text for marker in ("RemoteDisconnected", "ProtocolError", "Connection aborted", "IncompleteRead")
-    )
-
-
-def _body_format(raw: str, data: Any) -> str:
-    if not raw.strip():
-        return "empty"
-    if data is not None:
-        return "json"
-    if raw.lstrip()[:1] == "<":
-        return "html"
-    return "text"

@@ -33,9 +33,10 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from providers.base import (
+from providers.base import BaseAdapter
+from providers.parsing import as_decimal, as_text
+from providers.types import (
     BalanceResult,
-    BaseAdapter,
     CatalogueEntry,
     Category,
     ErrorFields,
@@ -45,8 +46,6 @@ from providers.base import (
     OutgoingMessage,
     RecipientResult,
     ResponseShapeError,
-    as_decimal,
-    as_text,
     catalogue,
 )
 
@@ -389,7 +388,7 @@ class EightByEightAdapter(BaseAdapter):
         status = item.get("status") if isinstance(item, dict) else None
         state = as_text(status.get("code")) if isinstance(status, dict) else None
         recipient = as_text(item.get("destination")) if isinstance(item, dict) else None
-        if state is None or recipient is None:
+        if state is None or recipient is None or not isinstance(status, dict):
             raise ResponseShapeError("message item lacks destination or status.code")
         accepted = state == _ACCEPTED
         reason = as_text(status.get("description")) or ""

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from providers.base import (
+from providers.base import BaseAdapter
+from providers.parsing import as_decimal, as_text
+from providers.types import (
     BalanceResult,
-    BaseAdapter,
     CatalogueEntry,
     Category,
     ErrorFields,
@@ -34,8 +35,6 @@ from providers.base import (
     OutgoingMessage,
     RecipientResult,
     ResponseShapeError,
-    as_decimal,
-    as_text,
     catalogue,
 )
 

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from providers.base import (
+from providers.base import BaseAdapter
+from providers.parsing import as_int, as_text
+from providers.types import (
     BalanceResult,
-    BaseAdapter,
     CatalogueEntry,
     Category,
     ErrorFields,
@@ -41,8 +42,6 @@ from providers.base import (
     OutgoingMessage,
     RecipientResult,
     ResponseShapeError,
-    as_int,
-    as_text,
     catalogue,
 )
 

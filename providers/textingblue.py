@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from providers.base import (
+from providers.base import BaseAdapter
+from providers.parsing import as_int, as_text
+from providers.types import (
     BalanceResult,
-    BaseAdapter,
     CatalogueEntry,
     Category,
     ErrorFields,
@@ -30,8 +31,6 @@ from providers.base import (
     OutgoingMessage,
     RecipientResult,
     ResponseShapeError,
-    as_int,
-    as_text,
     catalogue,
 )
 

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import os
+import socket
 
 import pytest
 from django.conf import settings
+
+# The simulator, webhook receivers and listeners of the suite run on loopback, which the outbound
+# guard (providers/outbound.py) refuses unless the host is allow-listed.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+# Worker subprocesses (tests/integration) read it from the environment; in-process, see the fixture below.
+os.environ.setdefault("SENDWATCH_ALLOW_PRIVATE_HOSTS", ",".join(LOOPBACK_HOSTS))
+_real_getaddrinfo = socket.getaddrinfo
 
 
 def pytest_report_header(config):
@@ -49,6 +57,36 @@ def _static_files_without_collectstatic(request):
     }
     settings.WHITENOISE_AUTOREFRESH = True
     settings.WHITENOISE_USE_FINDERS = True
+
+
+@pytest.fixture(autouse=True)
+def _loopback_allow_listed(request):
+    """Vendor calls and webhooks may reach the suite's own listeners on 127.0.0.1 (and localhost)."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        return
+    settings = request.getfixturevalue("settings")
+    settings.SENDWATCH_ALLOW_PRIVATE_HOSTS = list(LOOPBACK_HOSTS)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_dns(monkeypatch):
+    """Only IP literals and localhost resolve: no test may query a real DNS server.
+
+    Creating a webhook resolves its host (messaging.alerts.notify.create_webhook); a name
+    that does not resolve is accepted there, so tests may still use https://hooks.example.com/.
+    Tests that need a name to resolve patch socket.getaddrinfo over this one.
+    """
+
+    def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is None or str(name).lower().rstrip(".") == "localhost":  # /etc/hosts, or a passive bind
+            return _real_getaddrinfo(host, port, family, type, proto, flags)
+        try:  # IP literals: parsed locally, never a DNS query
+            return _real_getaddrinfo(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
+        except socket.gaierror:
+            raise socket.gaierror(socket.EAI_NONAME, f"{name}: no DNS in tests") from None
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 @pytest.fixture(scope="session")
@@ -128,6 +166,9 @@ def store_key(provider, key: str, state: str = "active", **fields):
     from providers import ApiCredential
 
     sealed = seal(ApiCredential(key))
+    if "verified_origin" not in fields and (state != "pending" or fields.get("verify_ok")):
+        # Keys in use (or verified) were verified against the provider's API host: bound to it, as verify() does.
+        fields["verified_origin"] = provider.api_origin
     return Credential.objects.create(
         provider=provider,
         ciphertext=sealed.ciphertext,

@@ -39,8 +39,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from messaging.alerts import lifecycle as alerts
-from messaging.alerts.runway import CONSUMING, month_start, runway_for
-from messaging.models import BalanceSnapshot, Provider, Send
+from messaging.alerts.runway import month_start, runway_for
+from messaging.models import CONSUMING_STATUSES, BalanceSnapshot, Provider, Send
+from messaging.traffic import clean
 from messaging.traffic.writer import record_error
 from messaging.vault.adapters import NoCredential, active_credential, mark_used, with_grace_fallback
 from messaging.vault.crypto import VaultError
@@ -117,14 +118,16 @@ def _snapshot(provider: Provider, result: BalanceResult, now: datetime, grace: b
         unavailable=result.unavailable,
         ok=error is None,
         error_code=error.provider_code[:100] if error else "",
-        details=alerts.json_safe(details),
+        details=clean.json_value(details),
     )
 
 
 def month_to_date_sends(provider: Provider, now: datetime | None = None) -> int:
     """Sends to the provider the vendor accepted since the start of this calendar month (UTC)."""
     now = now or timezone.now()
-    return Send.objects.filter(provider=provider, created_at__gte=month_start(now), status__in=CONSUMING).count()
+    return Send.objects.filter(
+        provider=provider, created_at__gte=month_start(now), status__in=CONSUMING_STATUSES
+    ).count()
 
 
 def is_due(provider: Provider, now: datetime) -> bool:

@@ -22,7 +22,6 @@ transactions so a failed email or webhook never touches the alert.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,12 +30,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from messaging.alerts import notify
+from messaging.alerts.runway import month_start
 from messaging.models import (
+    CONSUMING_STATUSES,
     Alert,
     AlertEvent,
     BalanceSnapshot,
@@ -44,16 +44,16 @@ from messaging.models import (
     Provider,
     ProviderStatus,
     Send,
-    SendStatus,
 )
-from providers import Category, get_adapter_class
+from messaging.traffic import clean
+from providers import Category
 
 log = logging.getLogger(__name__)
 
 Kind = Alert.Kind
 Severity = Alert.Severity
 State = Alert.State
-RANK = {None: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+RANK: dict[str | None, int] = {None: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 # Internal marker in Alert.details: since when a lower severity has been reported.
 EASING_SINCE = "easing_since"
 # Categories of a failed poll that mean the vendor could not be reached or answered nonsense.
@@ -62,7 +62,6 @@ UNREACHABLE_CATEGORIES = frozenset(
 )
 # Error categories errors_recorded acts on; everything else is left to spike detection.
 ALERTING_CATEGORIES = frozenset({Category.AUTH, Category.BALANCE, Category.QUOTA})
-CONSUMING = (SendStatus.ACCEPTED, SendStatus.DELIVERED)
 
 
 class AlertStateError(ValueError):
@@ -105,7 +104,7 @@ def raise_condition(
     """Open the condition's alert, or refresh the open one (last_seen_at, title, details, severity)."""
     now = now or timezone.now()
     key = dedupe_key(provider, kind, key_suffix)
-    details = json_safe(details or {})
+    details = clean.json_value(details or {})
     with transaction.atomic():
         alert = _unresolved(key)
         if alert is None:
@@ -226,10 +225,6 @@ def _copy(source: Alert, target: Alert) -> None:
             setattr(target, name, getattr(source, name))
 
 
-def json_safe(details: dict) -> dict:
-    return json.loads(json.dumps(details, cls=DjangoJSONEncoder, default=str))
-
-
 def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
@@ -260,17 +255,13 @@ class _ErrorFields:
 def _fields(error) -> _ErrorFields:
     """A NormalizedError or an ErrorEvent, as the fields used here."""
     return _ErrorFields(
-        code=getattr(error, "provider_code", None) or getattr(error, "error_code", ""),
+        code=getattr(error, "provider_code", "") or getattr(error, "error_code", ""),
         category=str(error.category),
         http_status=error.http_status,
         retryable=bool(error.retryable),
         message=error.message or "",
         details=dict(error.details or {}),
     )
-
-
-def is_quota_provider(provider: Provider) -> bool:
-    return get_adapter_class(provider.kind).balance_kind == "quota"
 
 
 def _condition_for(provider: Provider, error) -> tuple[str, str, str, dict] | None:
@@ -299,7 +290,7 @@ def _condition_for(provider: Provider, error) -> tuple[str, str, str, dict] | No
         )
     # Plan exhaustion is a 402 (Telnxo quota_exceeded, texting.blue plan_limit_exceeded); hourly and
     # daily windows (429) reset by themselves and a resource cap (409) is not about messages.
-    if f.category == Category.QUOTA and f.http_status == 402 and is_quota_provider(provider):
+    if f.category == Category.QUOTA and f.http_status == 402 and provider.is_plan_based:
         return (
             Kind.QUOTA_NEAR,
             Severity.CRITICAL,
@@ -567,7 +558,9 @@ def _refused(provider: Provider, snapshot: BalanceSnapshot, alert: Alert | None)
     the balance rose above what it was when sends were refused, or (quota) the limit rose
     or a new plan period began.
     """
-    refusal = alert.details.get("refusal") if alert else None
+    if alert is None:
+        return None
+    refusal = alert.details.get("refusal")
     refused_at = _parse_time(refusal.get("at")) if isinstance(refusal, dict) else None
     if refused_at is None:
         return None
@@ -575,7 +568,7 @@ def _refused(provider: Provider, snapshot: BalanceSnapshot, alert: Alert | None)
         provider=provider,
         created_at__gte=refused_at - timedelta(minutes=10),
         completed_at__gt=refused_at,
-        status__in=CONSUMING,
+        status__in=CONSUMING_STATUSES,
     ).exists():
         return None
     before = (
@@ -595,12 +588,10 @@ def _refused(provider: Provider, snapshot: BalanceSnapshot, alert: Alert | None)
             if snapshot.amount > reference:
                 return None
     else:
-        from messaging.alerts.runway import month_start
-
         if refused_at < month_start(snapshot.fetched_at):
             return None
-        reference = before["limit"] if before and before["limit"] is not None else _int(refusal.get("limit"))
-        if reference is not None and snapshot.limit is not None and snapshot.limit > reference:
+        limit = before["limit"] if before and before["limit"] is not None else _int(refusal.get("limit"))
+        if limit is not None and snapshot.limit is not None and snapshot.limit > limit:
             return None
     return refusal
 
@@ -623,7 +614,7 @@ def _apply(
         label = "Low balance" if kind == Kind.LOW_BALANCE else "Plan quota nearly used"
         if level.severity == Severity.CRITICAL:
             label = "Balance critical" if kind == Kind.LOW_BALANCE else "Plan quota critical"
-        details = {
+        details: dict[str, Any] = {
             "reasons": level.reasons,
             "amount": snapshot.amount,
             "currency": snapshot.currency,
@@ -679,13 +670,3 @@ def _decimal(value) -> Decimal | None:
 
 def _int(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-# -- spikes ------------------------------------------------------------------------------------
-
-
-def evaluate_spikes(now: datetime | None = None):
-    """Error-spike alerts for every enabled provider; see services.spikes."""
-    from messaging.alerts import spikes
-
-    return spikes.evaluate_spikes(now)

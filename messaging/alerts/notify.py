@@ -14,6 +14,16 @@ Webhooks get JSON with a Slack-compatible ``text`` and structured fields,
 signed with HMAC-SHA256 of ``f"{timestamp}.{body}"`` under the endpoint's
 secret (sealed with messaging.vault.crypto): headers ``X-Sendwatch-Timestamp`` and
 ``X-Sendwatch-Signature: sha256=<hex>``. docs/alerts.md shows how to verify.
+Every value put into ``text`` is escaped as Slack asks (``&`` ``<`` ``>``), so an
+alert title carrying a vendor's error code cannot ping ``<!channel>`` or add links;
+the structured fields stay plain JSON.
+
+Outbound guard (providers/outbound.py, docs/security.md): a webhook URL must not
+point at a private, loopback, link-local or cloud metadata address unless its
+host is in ``SENDWATCH_ALLOW_PRIVATE_HOSTS`` (metadata never): checked when the
+endpoint is created and again at every delivery, at connect time. Redirects are
+not followed. A failed delivery keeps the HTTP status and its standard reason
+phrase, never the receiver's answer.
 """
 
 from __future__ import annotations
@@ -22,14 +32,17 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from http import HTTPStatus
 
 import requests
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import URLValidator
@@ -39,9 +52,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from messaging import background
 from messaging.models import Alert, AlertEvent, Notification, Provider, WebhookEndpoint
 from messaging.vault.crypto import seal, unseal
 from providers import ApiCredential
+from providers.outbound import OutboundRefused, check_url, guarded_session
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +64,15 @@ log = logging.getLogger(__name__)
 BACKOFF_SECONDS = (30, 2 * 60, 10 * 60, 30 * 60, 2 * 3600)
 # A claimed notification is retried after this if its worker died mid-delivery.
 LEASE_SECONDS = 120
-RESPONSE_KEEP_BYTES = 300
+# last_error of deliveries made before receivers' answers stopped being kept: "HTTP 500: <their body>".
+_LEGACY_HTTP_ERROR = re.compile(r"HTTP (\d{3}):")
 NOTIFIED_EVENTS = (AlertEvent.Kind.OPENED, AlertEvent.Kind.ESCALATED, AlertEvent.Kind.RESOLVED)
-EVENT_STATE = {
+EVENT_STATE: dict[str, str] = {
     AlertEvent.Kind.OPENED: Alert.State.OPEN,
     AlertEvent.Kind.ESCALATED: Alert.State.OPEN,
     AlertEvent.Kind.RESOLVED: Alert.State.RESOLVED,
 }
-EVENT_VERB = {
+EVENT_VERB: dict[str, str] = {
     AlertEvent.Kind.OPENED: "opened",
     AlertEvent.Kind.ESCALATED: "escalated to critical",
     AlertEvent.Kind.RESOLVED: "resolved",
@@ -68,7 +84,7 @@ class DeliveryError(Exception):
 
 
 class PermanentFailure(DeliveryError):
-    """Retrying cannot help (the endpoint was deleted or disabled)."""
+    """Retrying cannot help (the endpoint was deleted or disabled, or its address is refused)."""
 
 
 def max_attempts() -> int:
@@ -85,7 +101,7 @@ def queue(event: AlertEvent) -> list[Notification]:
     alert = event.alert
     now = timezone.now()
     rows: list[Notification] = []
-    if alert.provider_id is not None:
+    if alert.provider is not None:
         emails = (
             alert.provider.watchers.filter(is_active=True)
             .exclude(email="")
@@ -119,10 +135,8 @@ def queue(event: AlertEvent) -> list[Notification]:
 
 def enqueue(ids: Sequence[int]) -> None:
     """Ask a worker to deliver now; if the broker is away, the beat task picks them up."""
-    from messaging import tasks
-
     try:
-        tasks.deliver_notifications.apply_async(args=[list(ids)])
+        background.start("messaging.tasks.deliver_notifications", [list(ids)])
     except Exception:  # kombu raises several types when the broker is away
         log.warning("broker unavailable; notifications %s wait for the beat task", list(ids), exc_info=True)
 
@@ -213,16 +227,27 @@ def public_details(details: dict) -> dict:
     return {k: v for k, v in (details or {}).items() if k != "easing_since"}
 
 
+def slack_escape(value: object) -> str:
+    """``&``, ``<`` and ``>`` as Slack's message text wants them (&amp; &lt; &gt;), and nothing else.
+
+    Unescaped, a vendor's error code or a note could write ``<!channel>`` or a
+    ``<https://…|label>`` link into the channel.
+    """
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def payload(event: AlertEvent) -> dict:
-    """The webhook JSON: Slack's ``text`` plus the structured fields."""
+    """The webhook JSON: Slack's ``text`` (every value in it escaped) plus the structured fields (plain JSON)."""
     alert = event.alert
     provider = alert.provider
     url = alert_url(alert)
-    severity = event.severity.upper()
-    verb = EVENT_VERB.get(event.kind, event.kind)
-    text = f"[{severity}] {alert.title} ({verb}) <{url}|Open in Sendwatch>"
+    link = f"<{slack_escape(url)}|Open in Sendwatch>"
+    title = slack_escape(alert.title)
+    severity = slack_escape(event.severity.upper())
+    verb = slack_escape(EVENT_VERB.get(event.kind, event.kind))
+    text = f"[{severity}] {title} ({verb}) {link}"
     if event.kind == AlertEvent.Kind.RESOLVED:
-        text = f"[RESOLVED] {alert.title}" + (f": {event.note}" if event.note else "") + f" <{url}|Open in Sendwatch>"
+        text = f"[RESOLVED] {title}" + (f": {slack_escape(event.note)}" if event.note else "") + f" {link}"
     return {
         "text": text,
         "event": event.kind,
@@ -303,22 +328,66 @@ def _post_webhook(notification: Notification) -> None:
     }
     timeout = settings.SENDWATCH_WEBHOOK_TIMEOUT_SECONDS
     try:
-        with requests.post(
-            hook.url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
-        ) as response:
+        # Guarded: the address is checked when the socket connects (an endpoint created before the
+        # guard, or a name that now resolves elsewhere). No redirects: the signed alert goes to this URL only.
+        # The answer's body is never read: only its status is kept.
+        with (
+            guarded_session(allowed_hosts()) as session,
+            session.post(
+                hook.url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
+            ) as response,
+        ):
             status = response.status_code
-            head = next(response.iter_content(RESPONSE_KEEP_BYTES), b"") if not 200 <= status < 300 else b""
+    except OutboundRefused as refused:
+        # An address refusal names the host and address only; other refusals could quote the
+        # URL, whose path may be a secret (Slack), so only their kind is kept.
+        reason = str(refused) if refused.code == "address" else f"the URL is not allowed ({refused.code})"
+        raise PermanentFailure(f"refused: {reason}") from None
     except requests.exceptions.Timeout:
         raise DeliveryError(f"no answer within {timeout:g} s") from None
     except requests.exceptions.RequestException as exc:
         raise DeliveryError(f"could not POST: {type(exc).__name__}") from None
     if not 200 <= status < 300:
-        raise DeliveryError(f"HTTP {status}: {head.decode('utf-8', 'replace')}".strip())
+        raise DeliveryError(http_failure(status))
+
+
+def allowed_hosts() -> tuple[str, ...]:
+    """Hosts that may be on private or loopback addresses, read now (settings can change in tests)."""
+    return tuple(settings.SENDWATCH_ALLOW_PRIVATE_HOSTS)
+
+
+def http_failure(status: int) -> str:
+    """A non-2xx answer as kept in last_error: its status and the standard reason phrase, never its body.
+
+    Not the receiver's own reason phrase either: that is its text too.
+    """
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "non-standard status"
+    text = f"HTTP {status} {reason}"
+    return text + " (redirects are not followed)" if 300 <= status < 400 else text
+
+
+def shown_error(last_error: str) -> str:
+    """last_error for people; rows written before bodies stopped being kept show only their status."""
+    legacy = _LEGACY_HTTP_ERROR.match(last_error or "")
+    return http_failure(int(legacy[1])) if legacy else last_error
 
 
 def create_webhook(url: str, provider: Provider | None = None) -> tuple[WebhookEndpoint, str]:
-    """A new endpoint with a generated secret; the secret is returned once and only sealed afterwards."""
+    """A new endpoint with a generated secret; the secret is returned once and only sealed afterwards.
+
+    Raises ValidationError for a URL that is not http(s) (code ``invalid``) or that the outbound
+    guard refuses (code ``refused``: a private, loopback, link-local or metadata address, user@host,
+    ...). A host that does not resolve now is accepted: every delivery is checked at connect time.
+    """
     URLValidator(schemes=["http", "https"])(url)
+    try:
+        check_url(url, allowed_hosts())
+    except OutboundRefused as refused:
+        if refused.code != "unresolvable":
+            raise ValidationError(str(refused), code="refused") from None
     secret = secrets.token_urlsafe(32)
     sealed = seal(ApiCredential(secret))
     endpoint = WebhookEndpoint.objects.create(

@@ -36,16 +36,14 @@ from decimal import Decimal
 from itertools import pairwise
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Min, Sum
 from django.utils import timezone
 
-from messaging.models import BalanceSnapshot, Provider, SendRollup, SendStatus
+from messaging.models import BalanceSnapshot, Provider, SendRollup
 from messaging.traffic.rollups import ceil
-from providers import get_adapter_class
 
 HOUR = timedelta(hours=1)
 # Statuses of sends that used money or quota at the vendor.
-CONSUMING = (SendStatus.ACCEPTED, SendStatus.DELIVERED)
 
 
 @dataclass(frozen=True)
@@ -200,7 +198,7 @@ def quota_runway(
         return Runway(None, None, None, f"no plan reading in the last {_window_text()}", unit)
     latest = usable[-1]
     resets_at = plan_resets_at(now, latest.details)
-    if latest.used is None:
+    if latest.used is None or latest.limit is None:  # limit: never None, usable has limits only
         return Runway(None, None, None, "plan usage unknown", unit, resets_at=resets_at)
     remaining = float(max(0, latest.limit - latest.used))
     rates: list[tuple[float, str]] = []
@@ -244,10 +242,6 @@ def quota_runway(
     return Runway(burn, left, runs_out_at, basis, unit, remaining, resets_at)
 
 
-def is_quota(provider: Provider) -> bool:
-    return get_adapter_class(provider.kind).balance_kind == "quota"
-
-
 def runway_for(provider: Provider, now: datetime | None = None) -> Runway:
     return runway_for_providers([provider], now)[provider.pk]
 
@@ -271,23 +265,26 @@ def runway_for_providers(providers: Sequence[Provider], now: datetime | None = N
     # month (seconds). Whole hours from the first after the window start, so the count and the
     # hours it is divided by cover the same span; the rollups count every send, whatever its status.
     counted_from = ceil(start, HOUR)
-    sends = dict(
-        SendRollup.objects.filter(
-            grain=int(HOUR.total_seconds()), provider_id__in=ids, bucket__gte=counted_from, bucket__lte=now
+    sends: dict[int, tuple[int, datetime]] = {
+        provider_id: (n, first)
+        for provider_id, n, first in SendRollup.objects.filter(
+            grain=int(HOUR.total_seconds()), provider_id__in=ids, bucket__gte=counted_from, bucket__lte=now, sends__gt=0
         )
         .order_by()
         .values("provider_id")
-        .annotate(n=Sum("sends"))
-        .values_list("provider_id", "n")
-    )
+        .annotate(n=Sum("sends"), first=Min("bucket"))
+        .values_list("provider_id", "n", "first")
+    }
     result = {}
     for provider in providers:
-        if is_quota(provider):
+        if provider.is_plan_based:
             result[provider.pk] = quota_runway(
                 readings[provider.pk],
                 now,
-                own_sends=sends.get(provider.pk, 0),
-                since=max(provider.created_at, counted_from),
+                own_sends=sends.get(provider.pk, (0, counted_from))[0],
+                # The rate divides by the span the counted sends cover, from their first hour:
+                # never by the provider's age (backfilled or demo sends predate it).
+                since=sends.get(provider.pk, (0, counted_from))[1],
             )
         else:
             result[provider.pk] = money_runway(readings[provider.pk], now, unit=provider.currency)

@@ -146,7 +146,7 @@ def _decide(report: SpikeReport, provider: Provider, counts: WindowCounts, alert
     report.rates[provider.slug] = rate
     kind = Alert.Kind.ERROR_SPIKE
     minutes = provider.spike_window_minutes
-    if counts.sends == 0 or counts.sends < provider.spike_min_sends:
+    if rate is None or counts.sends < provider.spike_min_sends:  # None: no sends
         if alert is not None and counts.errors == 0:
             _clear(report, provider, f"no errors in the last {minutes} min")
         return

@@ -1,10 +1,14 @@
 """The ingest API over HTTP: thin views around messaging.traffic.ingest (see docs/api.md).
 
-``POST /api/v1/events`` checks, in this order: method (405), bearer token (401),
-content type (415), size (413, from Content-Length before reading, then while
-reading), then hands the bytes to the service: body shape (400), provider slug
-(404), disabled provider (409), and records. Every error answers
-``{"errors": [{"path": ..., "message": ...}]}``.
+``POST /api/v1/events`` checks, in this order: method (405), failed token
+attempts from the client's address (429), bearer token (401), the token's rate
+limit (429), its ``events:write`` scope (403), content type (415), size (413,
+from Content-Length before reading, then while reading), body shape (400), the
+token's providers (403: checked before the slug is looked up, so a limited token
+cannot probe which slugs exist), then hands the request to the service: provider
+slug (404), disabled provider (409), and records. Every error answers
+``{"errors": [{"path": ..., "message": ...}]}``; a 429 also carries
+``Retry-After`` (whole seconds, at least 1).
 
 ``GET /api/v1/openapi.json`` serves the OpenAPI 3.1 document, built from the
 service's pydantic models.
@@ -12,11 +16,15 @@ service's pydantic models.
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 from typing import Any
 
+from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
 from pydantic.json_schema import models_json_schema
@@ -24,7 +32,10 @@ from pydantic.json_schema import models_json_schema
 from messaging.traffic import ingest
 from messaging.traffic.ingest import MAX_EVENTS, MAX_REQUEST_BYTES
 from messaging.vault import tokens
+from messaging.vault.actor import client_ip
 from messaging.vault.permissions import public
+
+logger = logging.getLogger(__name__)
 
 JSON_TYPE = "application/json"
 REALM = 'Bearer realm="sendwatch"'
@@ -49,13 +60,20 @@ def ingest_events(request: HttpRequest) -> JsonResponse:
     if request.method != "POST":
         return method_not_allowed(request, "POST")
 
+    ip = client_ip(request)
     try:
-        tokens.authenticate(request.headers.get("Authorization"))
+        token = tokens.authenticate(request.headers.get("Authorization"), ip=ip)
+    except tokens.Throttled as exc:
+        return error_response(429, [ingest.problem("", str(exc))], Retry_After=str(exc.retry_after))
     except tokens.TokenError as exc:
         challenge = REALM if not request.headers.get("Authorization") else f'{REALM}, error="invalid_token"'
         return error_response(401, [ingest.problem("Authorization", str(exc))], WWW_Authenticate=challenge)
+    try:
+        tokens.require_scope(token, tokens.EVENTS_WRITE)
+    except tokens.Forbidden as exc:
+        return _forbidden(exc, token.prefix, ip)
 
-    charset = request.content_params.get("charset", "utf-8").lower()
+    charset = (request.content_params or {}).get("charset", "utf-8").lower()
     if request.content_type != JSON_TYPE or charset not in ("utf-8", "utf8"):
         got = request.META.get("CONTENT_TYPE") or "none"
         return error_response(
@@ -73,11 +91,22 @@ def ingest_events(request: HttpRequest) -> JsonResponse:
     if len(raw) > MAX_REQUEST_BYTES:
         return error_response(413, [too_large])
 
+    now = timezone.now()
     try:
-        result = ingest.ingest(raw)
+        payload = ingest.parse(raw, now=now)
+        tokens.require_provider(token, payload.provider)
+        result = ingest.record(payload, now=now)
     except ingest.IngestError as exc:
         return error_response(exc.status, exc.problems)
+    except tokens.Forbidden as exc:
+        return _forbidden(exc, token.prefix, ip)
     return JsonResponse(result, status=200)
+
+
+def _forbidden(exc: tokens.Forbidden, prefix: str, ip: str | None) -> JsonResponse:
+    # Logged, not audited: a misconfigured caller would fill the audit log one request at a time.
+    logger.warning("API token %s from %s refused: %s", prefix, ip or "-", exc)
+    return error_response(403, [ingest.problem(exc.path, str(exc))])
 
 
 @public
@@ -117,6 +146,15 @@ def openapi_schema() -> dict[str, Any]:
     unauthorized["headers"] = {
         "WWW-Authenticate": {"schema": {"type": "string"}, "description": 'Bearer realm="sendwatch"'}
     }
+    too_many = _error(
+        "The token's rate limit is reached, or this address sent too many failed token attempts. Nothing is "
+        "written; retry after Retry-After seconds.",
+        "",
+        "Rate limit of this token reached (100 requests per 2 s, 50/s); retry in 1 s.",
+    )
+    too_many["headers"] = {
+        "Retry-After": {"schema": {"type": "integer", "minimum": 1}, "description": "Seconds to wait."}
+    }
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -155,6 +193,12 @@ def openapi_schema() -> dict[str, Any]:
                             "Must be an integer from 100 to 599 (not a boolean, string or float).",
                         ),
                         "401": unauthorized,
+                        "403": _error(
+                            "The token lacks the events:write scope (path Authorization), or may not act for this "
+                            "provider (path provider). Nothing is written.",
+                            "provider",
+                            "This token may not act for provider 'eu'; ask a Sendwatch admin for access.",
+                        ),
                         "404": _error("No provider has this slug.", "provider", "No provider has the slug 'nope'."),
                         "405": _error("Only POST is allowed.", "", "Method GET is not allowed here; use POST."),
                         "409": _error(
@@ -170,6 +214,7 @@ def openapi_schema() -> dict[str, Any]:
                             "Content-Type",
                             "Send Content-Type: application/json (UTF-8); got 'text/plain'.",
                         ),
+                        "429": too_many,
                     },
                 }
             },
@@ -188,8 +233,21 @@ def openapi_schema() -> dict[str, Any]:
                 "bearerAuth": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "A token from `manage.py create_api_token NAME` (swk_...).",
+                    "description": (
+                        "A token from `manage.py create_api_token NAME --providers all|SLUG,... "
+                        "[--scopes events:write]` (swk_...). It needs the events:write scope and access to the "
+                        "request's provider."
+                    ),
                 }
             },
         },
     }
+
+
+@public
+@never_cache
+def health(request: HttpRequest) -> JsonResponse:
+    """Liveness for load balancers: answers only when the database does."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok", "database": connection.vendor})

@@ -11,12 +11,15 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from messaging.dashboard.filters import BadFilter, one_of, providers_named
 from messaging.models import Alert, Provider
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 PAGE_SIZE = 50
 ACTIVE = "active"  # the default tab: open and acknowledged
@@ -40,23 +43,24 @@ SEVERITY_RANK = Case(
 )
 
 
+class Ranked(TypedDict):
+    """The annotation :meth:`AlertFilters.queryset` adds: SEVERITY_RANK."""
+
+    rank: int
+
+
+if TYPE_CHECKING:
+    RankedAlert = WithAnnotations[Alert, Ranked]
+
+
 @dataclass(frozen=True)
 class AlertFilters:
-    state: str = ACTIVE
+    """Which alerts to list; the page's form (AlertFilterForm in alerts.py) reads it from the query string."""
+
+    state: str = ACTIVE  # a key of TAB_STATES
     provider: Provider | None = None
     kind: str = ""
     severity: str = ""
-
-    @classmethod
-    def from_query(cls, params) -> AlertFilters:
-        state = params.get("state") or ACTIVE
-        if state not in TAB_STATES:
-            raise BadFilter(f"state must be one of {', '.join(TAB_STATES)}")
-        kind = one_of(params.get("kind", ""), Alert.Kind.values, "kind")
-        severity = one_of(params.get("severity", ""), Alert.Severity.values, "severity")
-        slug = params.get("provider", "")
-        provider = providers_named([slug])[0] if slug else None
-        return cls(state, provider, kind, severity)
 
     def without_state(self) -> QuerySet:
         alerts = Alert.objects.all()
@@ -68,7 +72,7 @@ class AlertFilters:
             alerts = alerts.filter(severity=self.severity)
         return alerts
 
-    def queryset(self) -> QuerySet:
+    def queryset(self) -> QuerySet[RankedAlert]:
         return (
             self.without_state()
             .filter(state__in=TAB_STATES[self.state])
@@ -87,7 +91,7 @@ class Tab:
 
 @dataclass(frozen=True)
 class Page:
-    alerts: list[Alert]
+    alerts: list[RankedAlert]
     next_cursor: str | None
     tabs: list[Tab]
 
@@ -110,12 +114,13 @@ def tabs(filters: AlertFilters) -> list[Tab]:
     return [Tab(key, label, sum(per_state.get(s, 0) for s in TAB_STATES[key])) for key, label in STATE_TABS]
 
 
-def encode_cursor(alert: Alert) -> str:
+def encode_cursor(alert: RankedAlert) -> str:
     raw = f"{alert.rank}|{alert.opened_at.isoformat()}|{alert.pk}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[int, datetime, int]:
+    """The (severity rank, opened_at, id) a page link carries; ValueError when the link is damaged."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         rank, moment, pk = raw.split("|")
@@ -124,4 +129,4 @@ def decode_cursor(cursor: str) -> tuple[int, datetime, int]:
             raise ValueError
         return int(rank), opened_at, int(pk)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadFilter("the page link is damaged; start from the first page") from None
+        raise ValueError("the page link is damaged; start from the first page") from None

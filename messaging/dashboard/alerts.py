@@ -1,13 +1,15 @@
 """The alerts pages: the list, one alert with its history and notifications, acknowledge and resolve.
 
 Filters live in the query string, so a link can be shared and the back button
-works; one view serves the full page and its ``#alert-rows`` partial for htmx.
+works; AlertFilterForm reads them. One view serves the full page and its
+``#alert-rows`` partial for htmx.
 Acknowledge and resolve are POSTs that answer htmx with the ``#alert-lifecycle``
 fragment and plain forms with a redirect and a message.
 """
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
@@ -20,6 +22,8 @@ from django.views.decorators.http import require_POST
 from messaging.alerts import lifecycle as alerts
 from messaging.alerts.runway import runway_for_providers
 from messaging.dashboard import alert_list
+from messaging.dashboard.filters import CursorField, FilterForm, ProviderField, one_of
+from messaging.dashboard.http import HtmxHttpRequest
 from messaging.models import Alert, AlertEvent, Notification, Provider
 from messaging.vault.permissions import requires
 
@@ -28,25 +32,39 @@ DETAIL_TEMPLATE = "messaging/alert_detail.html"
 BALANCE_KINDS = (Alert.Kind.LOW_BALANCE, Alert.Kind.QUOTA_NEAR, Alert.Kind.BALANCE_BLOCKED)
 
 
+class AlertFilterForm(FilterForm):
+    """The alerts list's filters, bound to the query string: :class:`alert_list.AlertFilters`' values and ``after``."""
+
+    state = one_of("state", [str(key) for key in alert_list.TAB_STATES], default=alert_list.ACTIVE)
+    provider = ProviderField(required=False)
+    kind = one_of("kind", Alert.Kind.values)
+    severity = one_of("severity", Alert.Severity.values)
+    after = CursorField(alert_list.decode_cursor)
+
+    def filters(self) -> alert_list.AlertFilters:
+        """The cleaned filters as the alert list's query functions take them."""
+        data = self.cleaned_data
+        return alert_list.AlertFilters(data["state"], data["provider"], data["kind"], data["severity"])
+
+
 class NoteForm(forms.Form):
     note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 @requires("messaging.view_alert")
-def alerts_page(request: HttpRequest) -> HttpResponse:
-    context = {
+def alerts_page(request: HtmxHttpRequest) -> HttpResponse:
+    form = AlertFilterForm(request.GET)
+    context: dict[str, Any] = {
         "providers": Provider.objects.order_by("name"),
         "kinds": Alert.Kind.choices,
         "severities": Alert.Severity.choices,
-        "problem": "",
+        "form": form,
     }
-    try:
-        context["filters"] = alert_list.AlertFilters.from_query(request.GET)
-        context["page"] = alert_list.page(context["filters"], request.GET.get("after") or None)
-    except alert_list.BadFilter as problem:
-        context["problem"] = str(problem)
+    if form.is_valid():
+        context["filters"] = form.filters()
+        context["page"] = alert_list.page(context["filters"], form.cleaned_data["after"])
     template = "messaging/alerts.html#alert-rows" if request.htmx else "messaging/alerts.html"
-    return render(request, template, context, status=400 if context["problem"] else 200)
+    return render(request, template, context, status=200 if form.is_valid() else 400)
 
 
 @requires("messaging.view_alert")
@@ -63,23 +81,23 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @requires("messaging.view_alert", "messaging.acknowledge_alert")
 @require_POST
-def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+def alert_acknowledge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _change(request, pk, alerts.acknowledge, "Alert acknowledged.")
 
 
 @requires("messaging.view_alert", "messaging.acknowledge_alert")
 @require_POST
-def alert_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+def alert_resolve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _change(request, pk, alerts.resolve, "Alert resolved.")
 
 
-def _change(request: HttpRequest, pk: int, action, outcome: str) -> HttpResponse:
+def _change(request: HtmxHttpRequest, pk: int, action, outcome: str) -> HttpResponse:
     """Run one lifecycle action; a bad note or a resolved alert changes nothing and says why."""
     alert = get_object_or_404(Alert, pk=pk)
     form = NoteForm(request.POST)
     problem = ""
     if not form.is_valid():
-        problem = "; ".join(form.errors["note"])
+        problem = "; ".join(str(message) for message in form.errors["note"])
     else:
         try:
             action(alert, request.user, form.cleaned_data["note"])
@@ -113,7 +131,8 @@ def _alert(pk: int) -> Alert:
 def _lifecycle_context(alert: Alert, form: NoteForm) -> dict:
     for event in alert.events.all():
         for notification in event.notifications.all():
-            notification.shown_recipient = shown_recipient(notification)
+            # For the template only, so not a model attribute.
+            setattr(notification, "shown_recipient", shown_recipient(notification))  # noqa: B010
     return {"alert": alert, "form": form, "problem": "", "outcome": ""}
 
 

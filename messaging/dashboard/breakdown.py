@@ -21,15 +21,22 @@ from datetime import datetime, timedelta
 from django.db.models import Case, F, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
-from messaging.dashboard.filters import BadFilter
 from messaging.models import ErrorRollup, Provider, SendRollup
 from messaging.traffic.rollups import SEND_SOURCES, ceil, floor
-from providers import get_adapter_class
 
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 DEFAULT_WINDOW = "24h"
 MAX_CUSTOM_WINDOW = timedelta(days=92)
-__all__ = ["SEND_SOURCES", "BadFilter", "Breakdown", "Window", "breakdown", "export_rows", "parse_window"]
+__all__ = [
+    "SEND_SOURCES",
+    "Breakdown",
+    "Window",
+    "breakdown",
+    "custom_window",
+    "export_rows",
+    "parse_window",
+    "preset_window",
+]
 TOP_CODES_IN_CHART = 5
 SPARKLINE_ROWS = 50
 
@@ -77,24 +84,36 @@ class Window:
         return starts
 
 
+def preset_window(key: str, now: datetime | None = None) -> Window:
+    """One of WINDOWS ending with the bucket that holds now, so the latest errors are always in."""
+    now = now or timezone.now()
+    grain = grain_for(WINDOWS[key])
+    window_end = floor(now, grain) + grain
+    return Window(key, window_end - WINDOWS[key], window_end)
+
+
+def custom_window(begin: datetime, finish: datetime) -> Window:
+    """The window from ``begin`` to ``finish`` snapped to whole buckets; ValueError (saying why) when it is not one."""
+    if finish <= begin:
+        raise ValueError("the custom window must end after it starts")
+    if finish - begin > MAX_CUSTOM_WINDOW:
+        raise ValueError("a custom window may span at most 92 days")
+    return snap(begin, finish)
+
+
 def parse_window(
     key: str | None, start: str | None = None, end: str | None = None, now: datetime | None = None
 ) -> Window:
-    now = now or timezone.now()
+    """The window from its query-string spelling, for code and tests; ValueError (saying why) when it is not one.
+
+    The Errors page reads what people type with its form (ErrorFilterForm in errors.py) instead.
+    """
     key = key or DEFAULT_WINDOW
     if key in WINDOWS:
-        # Ends with the bucket that holds now, so the latest errors are always in.
-        grain = grain_for(WINDOWS[key])
-        end = floor(now, grain) + grain
-        return Window(key, end - WINDOWS[key], end)
+        return preset_window(key, now)
     if key != "custom":
-        raise BadFilter(f"window must be one of {', '.join([*WINDOWS, 'custom'])}")
-    begin, finish = _parse_moment(start, "start"), _parse_moment(end, "end")
-    if finish <= begin:
-        raise BadFilter("the custom window must end after it starts")
-    if finish - begin > MAX_CUSTOM_WINDOW:
-        raise BadFilter("a custom window may span at most 92 days")
-    return snap(begin, finish)
+        raise ValueError(f"window must be one of {', '.join([*WINDOWS, 'custom'])}")
+    return custom_window(_parse_moment(start, "start"), _parse_moment(end, "end"))
 
 
 def grain_for(length: timedelta) -> timedelta:
@@ -117,11 +136,11 @@ def snap(begin: datetime, finish: datetime) -> Window:
 
 def _parse_moment(value: str | None, name: str) -> datetime:
     if not value:
-        raise BadFilter(f"a custom window needs a {name}")
+        raise ValueError(f"a custom window needs a {name}")
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise BadFilter(f"{name} must be a date or date and time, such as 2026-11-20 or 2026-11-20T08:00") from None
+        raise ValueError(f"{name} must be a date or date and time, such as 2026-11-20 or 2026-11-20T08:00") from None
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return moment
@@ -154,7 +173,7 @@ class BreakdownRow:
     def description(self) -> str:
         if self.provider is None:
             return ""
-        entry = get_adapter_class(self.provider.kind).errors.get(self.key)
+        entry = self.provider.adapter_class.errors.get(self.key)
         return entry.description if entry else ""
 
 
@@ -189,11 +208,10 @@ def breakdown(
 ) -> Breakdown:
     """The breakdown for the chosen providers (all when None), channel and window.
 
+    ``group`` is "code" or "category" (the Errors page's form checks what people type).
     ``trends=False`` (the CSV) leaves out what only the page shows: the previous
     window, the sparklines and the chart, so it reads totals only.
     """
-    if group not in ("code", "category"):
-        raise BadFilter("group must be 'code' or 'category'")
     by_id = {p.pk: p for p in (providers if providers is not None else Provider.objects.all())}
     keys = ("provider_id", "error_code", "category") if group == "code" else ("category",)
     errors = _rollups(ErrorRollup, window, providers, channel)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from messaging.dashboard.http import HtmxHttpRequest
 from messaging.models import ErrorEvent
 from messaging.vault.permissions import requires
 from providers import ADAPTERS, parse_error
@@ -18,7 +19,7 @@ MAX_DECODE_BODY = 256 * 1024
 
 
 @requires("messaging.view_errorevent")
-def codes(request: HttpRequest) -> HttpResponse:
+def codes(request: HtmxHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip().lower()
     kind = request.GET.get("kind", "")
     since = timezone.now() - timedelta(hours=24)
@@ -43,7 +44,7 @@ def codes(request: HttpRequest) -> HttpResponse:
 
 @requires("messaging.view_errorevent")
 @require_POST
-def decode(request: HttpRequest) -> HttpResponse:
+def decode(request: HtmxHttpRequest) -> HttpResponse:
     """Normalize a pasted vendor response. POST because bodies are long; nothing is stored."""
     kind = request.POST.get("kind", "")
     problems = []

@@ -1,88 +1,123 @@
 """The error-rate breakdown: page, HTMX partials, drill-down and CSV export.
 
 Filters live in the query string (provider slugs, channel, window, group), so a
-link can be shared and the back button works. One view serves the full page and
-its ``#results`` partial when the request comes from htmx.
+link can be shared and the back button works; ErrorFilterForm reads them. One view
+serves the full page and its ``#results`` partial when the request comes from htmx.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import TypedDict
+from typing import Any, TypedDict
 from urllib.parse import quote_plus, urlencode
 
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django import forms
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.text import Truncator
 
 from messaging.dashboard.breakdown import (
+    DEFAULT_WINDOW,
     SEND_SOURCES,
     SPARKLINE_ROWS,
     WINDOWS,
-    BadFilter,
     BreakdownRow,
-    Window,
     breakdown,
+    custom_window,
     export_rows,
-    parse_window,
+    preset_window,
 )
 from messaging.dashboard.charts import fixed, sparkline, stacked_bars
 from messaging.dashboard.csv_export import csv_response
-from messaging.dashboard.filters import one_of, providers_named
+from messaging.dashboard.filters import FilterForm, MomentField, ProvidersField, one_of
+from messaging.dashboard.http import HtmxHttpRequest
 from messaging.models import Channel, ErrorEvent, Provider
 from messaging.vault.permissions import requires
-from providers import get_adapter_class
 
 DRILLDOWN_LIMIT = 50
+WINDOW_CHOICES = [*WINDOWS, "custom"]
+MOMENT_EXAMPLE = "a date or date and time, such as 2026-11-20 or 2026-11-20T08:00"
 
 
-@dataclass
-class ErrorFilters:
-    providers: list[Provider] | None  # None: all providers
-    channel: str
-    window: Window
-    group: str
-    all_rows: bool  # the whole table, not only the codes with the most errors
+class ErrorFilterForm(FilterForm):
+    """The Errors page's filters (and its CSV's), bound to the query string.
 
-    @classmethod
-    def from_query(cls, params: QueryDict) -> ErrorFilters:
-        slugs = [s for s in params.getlist("provider") if s]
-        providers = providers_named(slugs) if slugs else None
-        channel = one_of(params.get("channel", ""), Channel.values, "channel")
-        group = params.get("group", "code") or "code"
-        if group not in ("code", "category"):
-            raise BadFilter("group must be 'code' or 'category'")
-        rows = params.get("rows", "")
-        if rows not in ("", "all"):
-            raise BadFilter("rows must be 'all', or left out for the codes with the most errors")
-        window = parse_window(params.get("window"), params.get("start"), params.get("end"))
-        return cls(providers, channel, window, group, all_rows=rows == "all")
+    Cleans to what :func:`breakdown` takes: ``provider`` (the providers; None for all),
+    ``channel`` ("" for all), ``window`` (a Window) and ``group``; ``rows`` is "all" for
+    the whole table. A From or To date (``start``, ``end``) makes the window custom
+    whatever ``window`` says, so a date typed in is never silently ignored.
+    """
+
+    provider = ProvidersField(required=False)
+    channel = one_of("channel", Channel.values)
+    window = one_of("window", WINDOW_CHOICES, default=DEFAULT_WINDOW)
+    start = MomentField(required=False, error_messages={"invalid": f"start must be {MOMENT_EXAMPLE}"})
+    end = MomentField(required=False, error_messages={"invalid": f"end must be {MOMENT_EXAMPLE}"})
+    group = one_of("group", ["code", "category"], default="code", message="group must be 'code' or 'category'")
+    rows = one_of("rows", ["all"], message="rows must be 'all', or left out for the codes with the most errors")
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        if any(name in self.errors for name in ("window", "start", "end")):
+            return data
+        start, end = data.get("start"), data.get("end")
+        if start is None and end is None and data["window"] != "custom":
+            data["window"] = preset_window(data["window"])
+            return data
+        if start is None:
+            self.add_error("start", "a custom window needs a start")
+        if end is None:
+            self.add_error("end", "a custom window needs an end")
+        if start is not None and end is not None:
+            try:
+                data["window"] = custom_window(start, end)
+            except ValueError as problem:
+                self.add_error(None, str(problem))
+        return data
+
+    @property
+    def window_key(self) -> str:
+        """The window to show as chosen: custom as soon as From or To is filled in."""
+        if self["start"].value() or self["end"].value():
+            return "custom"
+        key = self["window"].value()
+        return key if key in WINDOW_CHOICES else DEFAULT_WINDOW
+
+    @property
+    def window_switched(self) -> bool:
+        """From or To made the window custom though the Window menu says otherwise."""
+        return self.window_key == "custom" and self["window"].value() != "custom"
 
 
-def _filters_or_error(request: HttpRequest) -> tuple[ErrorFilters | None, str]:
-    try:
-        return ErrorFilters.from_query(request.GET), ""
-    except BadFilter as problem:
-        return None, str(problem)
+class ErrorCodeForm(ErrorFilterForm):
+    """The drill-down's filters: the page's, with exactly one provider and one vendor error ``code``."""
+
+    code = forms.CharField(required=False, strip=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()  # ErrorFilterForm.clean: the cleaned data
+        if not self.errors and (len(data["provider"] or []) != 1 or not data["code"]):
+            raise ValidationError("choose one provider and one error code")
+        return data
 
 
 @requires("messaging.view_errorevent")
-def errors(request: HttpRequest) -> HttpResponse:
-    filters, problem = _filters_or_error(request)
-    context = {
+def errors(request: HtmxHttpRequest) -> HttpResponse:
+    form = ErrorFilterForm(request.GET)
+    context: dict[str, Any] = {
         "all_providers": Provider.objects.order_by("name"),
         "channels": Channel.choices,
-        "windows": [*WINDOWS, "custom"],
-        "filters": filters,
-        "problem": problem,
-        "selected": set(request.GET.getlist("provider")),
+        "windows": WINDOW_CHOICES,
+        "form": form,
     }
-    if filters is not None:
-        result = breakdown(filters.window, providers=filters.providers, channel=filters.channel, group=filters.group)
+    if form.is_valid():
+        data = form.cleaned_data
+        result = breakdown(data["window"], providers=data["provider"], channel=data["channel"], group=data["group"])
         # By default the rows that have a trend; the long tail is a link (and always in the CSV).
-        shown = result.rows if filters.all_rows else result.rows[:SPARKLINE_ROWS]
+        shown = result.rows if data["rows"] == "all" else result.rows[:SPARKLINE_ROWS]
         context.update(
             result=result,
             chart=stacked_bars([(s.label, s.rates) for s in result.series]),
@@ -90,7 +125,7 @@ def errors(request: HttpRequest) -> HttpResponse:
             hidden_rows=len(result.rows) - len(shown),
         )
     template = "messaging/errors.html#results" if request.htmx else "messaging/errors.html"
-    return render(request, template, context, status=400 if problem else 200)
+    return render(request, template, context, status=200 if form.is_valid() else 400)
 
 
 class TableRow(TypedDict):
@@ -162,39 +197,39 @@ def _shortened(description: str) -> str:
 
 
 @requires("messaging.view_errorevent")
-def error_code_events(request: HttpRequest) -> HttpResponse:
+def error_code_events(request: HtmxHttpRequest) -> HttpResponse:
     """Drill-down: the latest events of one code at one provider, with the vendor's advice."""
-    filters, problem = _filters_or_error(request)
-    code = request.GET.get("code", "")
-    provider = filters.providers[0] if filters and filters.providers and len(filters.providers) == 1 else None
-    if not problem and (provider is None or not code):
-        problem = "choose one provider and one error code"
-    context = {"problem": problem, "filters": filters, "code": code, "provider": provider}
-    if not problem:
-        entry = get_adapter_class(provider.kind).errors.get(code)
+    form = ErrorCodeForm(request.GET)
+    context: dict[str, Any] = {"form": form, "code": form["code"].value() or ""}
+    if form.is_valid():
+        data = form.cleaned_data
+        [provider], code, window = data["provider"], data["code"], data["window"]
         events = (
             ErrorEvent.objects.filter(
                 provider=provider,
                 error_code=code,
                 source__in=SEND_SOURCES,
-                occurred_at__gte=filters.window.start,
-                occurred_at__lt=filters.window.end,
+                occurred_at__gte=window.start,
+                occurred_at__lt=window.end,
             )
             .select_related("send")
             .order_by("-occurred_at")[:DRILLDOWN_LIMIT]
         )
-        context.update(entry=entry, events=events, limit=DRILLDOWN_LIMIT)
+        entry = provider.adapter_class.errors.get(code)
+        context.update(provider=provider, entry=entry, events=events, limit=DRILLDOWN_LIMIT)
     template = "messaging/error_code.html#events" if request.htmx else "messaging/error_code.html"
-    return render(request, template, context, status=400 if problem else 200)
+    return render(request, template, context, status=200 if form.is_valid() else 400)
 
 
 @requires("messaging.view_errorevent")
-def errors_export(request: HttpRequest) -> HttpResponse:
+def errors_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """CSV of the breakdown with the same query parameters as the page."""
-    filters, problem = _filters_or_error(request)
-    if problem:
-        return HttpResponse(problem + "\n", status=400, content_type="text/plain; charset=utf-8")
+    form = ErrorFilterForm(request.GET)
+    if not form.is_valid():
+        problems = "".join(f"{problem}\n" for problem in form.problems)
+        return HttpResponse(problems, status=400, content_type="text/plain; charset=utf-8")
+    data = form.cleaned_data
     result = breakdown(
-        filters.window, providers=filters.providers, channel=filters.channel, group=filters.group, trends=False
+        data["window"], providers=data["provider"], channel=data["channel"], group=data["group"], trends=False
     )
-    return csv_response(export_rows(result), f"sendwatch-errors-{filters.window.key}.csv")
+    return csv_response(export_rows(result), f"sendwatch-errors-{data['window'].key}.csv")

@@ -23,9 +23,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from messaging.dashboard.http import HtmxHttpRequest
 from messaging.models import Credential, Provider
+from messaging.traffic import verify
 from messaging.vault import audit
 from messaging.vault import keys as credentials
+from messaging.vault.actor import Actor
+from messaging.vault.adapters import bound_to_current_origin
+from messaging.vault.crypto import VaultError
 from messaging.vault.keys import CredentialError
 from messaging.vault.permissions import (
     mark_reauthenticated,
@@ -91,6 +96,8 @@ def credential_index(request: HttpRequest) -> HttpResponse:
             {
                 "provider": provider,
                 "active": active,
+                # The API URL moved since the active key was verified: it is not sent anywhere until verified again.
+                "active_unbound": bool(active and not bound_to_current_origin(provider, active)),
                 "too_old": bool(active and credentials.too_old(active, now)),
                 "age_days": credentials.age_days(active, now) if active else None,
                 "pending": any(c.state == Credential.State.PENDING for c in provider.live_credentials),
@@ -113,6 +120,9 @@ def credential_list(request: HttpRequest, slug: str) -> HttpResponse:
 def _row(credential: Credential, now) -> dict:
     return {
         "credential": credential,
+        # Not verified for the origin the provider's API URL names now: never sent there until it is.
+        "needs_origin": credential.state != Credential.State.REVOKED
+        and not bound_to_current_origin(credential.provider, credential),
         "age_days": credentials.age_days(credential, now),
         "too_old": credentials.too_old(credential, now),
         "in_grace": credential.state == Credential.State.RETIRED
@@ -129,6 +139,7 @@ def _row_context(provider: Provider) -> dict:
         "grace_choices": credentials.GRACE_CHOICES,
         "default_grace": credentials.DEFAULT_GRACE_SECONDS,
         "max_age_days": credentials.max_age().days,
+        "api_origin": provider.api_origin,
     }
 
 
@@ -141,6 +152,7 @@ def _list_context(request: HttpRequest, provider: Provider) -> dict:
     return {
         **_row_context(provider),
         "rows": rows,
+        "unbound_hints": [r["credential"].hint for r in rows if r["needs_origin"] and r["credential"].verified_origin],
         "has_pending": any(r["credential"].state == Credential.State.PENDING for r in rows),
         "can_roll_back": any(r["in_grace"] for r in rows),
         "reauth_left": reauth_seconds_left(request),
@@ -164,9 +176,9 @@ def credential_add(request: HttpRequest, slug: str) -> HttpResponse:
                 form.cleaned_data["key"],
                 form.cleaned_data["secret"] or None,
                 form.cleaned_data["label"],
-                request=request,
+                actor=Actor.from_request(request),
             )
-        except CredentialError as exc:
+        except (CredentialError, VaultError) as exc:  # VaultError: the ring can't open stored keys
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Key …{credential.hint} saved as pending. Verify it, then activate it.")
@@ -183,10 +195,10 @@ def credential_add(request: HttpRequest, slug: str) -> HttpResponse:
 @requires(MANAGE)
 @require_POST
 @recent_auth_required
-def credential_verify(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def credential_verify(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     credential = get_object_or_404(Credential.objects.select_related("provider"), pk=pk, provider__slug=slug)
     try:
-        result = credentials.verify(credential, request=request)
+        result = verify.verify(credential, actor=Actor.from_request(request))
         error = ""
     except CredentialError as exc:
         result, error = None, str(exc)
@@ -194,7 +206,7 @@ def credential_verify(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         credential = Credential.objects.select_related("provider", "created_by").get(pk=credential.pk)
         context = {**_row_context(credential.provider), **_row(credential, timezone.now()), "error": error}
         return render(request, f"{LIST_TEMPLATE}#credential-row", context, status=200)
-    if error:
+    if result is None:
         messages.error(request, error)
     elif result.ok:
         messages.success(request, f"Key …{credential.hint} verified: {result.message}")
@@ -212,8 +224,17 @@ def credential_activate(request: HttpRequest, slug: str, pk: int) -> HttpRespons
     if not form.is_valid():
         messages.error(request, "Choose one of the offered grace periods.")
         return redirect("messaging:credentials", slug=slug)
+    if credential.verify_ok and not bound_to_current_origin(credential.provider, credential):
+        messages.error(
+            request,
+            f"Key …{credential.hint} was not verified for {credential.provider.api_origin}, where "
+            f"{credential.provider.name}'s API is now: verify it again first.",
+        )
+        return redirect("messaging:credentials", slug=slug)
     try:
-        credentials.activate(credential, timedelta(seconds=form.cleaned_data["grace"]), request=request)
+        credentials.activate(
+            credential, timedelta(seconds=form.cleaned_data["grace"]), actor=Actor.from_request(request)
+        )
     except CredentialError as exc:
         messages.error(request, str(exc))
     else:
@@ -230,7 +251,7 @@ def credential_activate(request: HttpRequest, slug: str, pk: int) -> HttpRespons
 def credential_rollback(request: HttpRequest, slug: str) -> HttpResponse:
     provider = get_object_or_404(Provider, slug=slug)
     try:
-        restored = credentials.rollback(provider, request=request)
+        restored = credentials.rollback(provider, actor=Actor.from_request(request))
     except CredentialError as exc:
         messages.error(request, str(exc))
     else:
@@ -250,7 +271,9 @@ def credential_revoke(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     form = RevokeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            credentials.revoke(credential, confirmation=form.cleaned_data["confirmation"], request=request)
+            credentials.revoke(
+                credential, confirmation=form.cleaned_data["confirmation"], actor=Actor.from_request(request)
+            )
         except CredentialError as exc:
             form.add_error("confirmation", str(exc))
         else:
@@ -274,6 +297,7 @@ def credential_revoke(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @sensitive_variables("password")
 def reauth(request: HttpRequest) -> HttpResponse:
     """The "sudo mode" prompt: the password again, valid for SENDWATCH_REAUTH_SECONDS in this session."""
+    assert request.user.is_authenticated  # @requires() lets only logged-in users in
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = reverse("messaging:credential_index")
@@ -283,10 +307,12 @@ def reauth(request: HttpRequest) -> HttpResponse:
         user = authenticate(request, username=request.user.get_username(), password=password)
         if user is not None and user.pk == request.user.pk:
             mark_reauthenticated(request)
-            audit.record(request, "auth.reauthenticate", request.user, valid_seconds=reauth_seconds())
+            audit.record(
+                Actor.from_request(request), "auth.reauthenticate", request.user, valid_seconds=reauth_seconds()
+            )
             return redirect(next_url)
         # Failures count towards the django-axes lockout like failed logins (its middleware answers then).
-        audit.record(request, "auth.reauthenticate_failed", request.user)
+        audit.record(Actor.from_request(request), "auth.reauthenticate_failed", request.user)
         form.add_error("password", "That is not your password.")
     return render(
         request,

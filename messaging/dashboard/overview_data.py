@@ -4,20 +4,25 @@ Everything is read in a fixed number of queries whatever the number of providers
 or snapshots: the latest readings by id, the 72 h sparkline as hourly averages
 (at most 72 points a provider), the runway, and the errors of the breakdown's
 24 h window (24 whole hours ending with the current one, from the hourly rollups).
+
+*Poll now* runs on a worker; its card says "Checking…" until a snapshot newer
+than the request exists, or POLL_WAIT has passed. The request time travels as
+a poll token (microseconds since the epoch) in the status fragment's URL and in
+the card, so the 30 s refresh keeps a waiting card waiting.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Avg, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from messaging.alerts.runway import Runway, is_quota, runway_for_providers, window
+from messaging.alerts.runway import Runway, runway_for_providers, window
 from messaging.dashboard.alert_list import SEVERITY_RANK
 from messaging.dashboard.breakdown import Window, parse_window
 from messaging.dashboard.charts import sparkline
@@ -26,6 +31,12 @@ from messaging.models import Alert, BalanceSnapshot, ErrorRollup, Provider
 ERRORS_WINDOW = "24h"  # a preset of the breakdown, so the card's link shows the same count
 ALERTS_SHOWN = 10
 SPARK_WIDTH, SPARK_HEIGHT = 160, 32
+# Poll now runs on a worker: its card waits this long for a newer snapshot, then says there is no answer yet.
+POLL_WAIT = timedelta(seconds=30)
+# A poll token a little ahead of this server's clock came from a web server whose clock runs ahead.
+POLL_CLOCK_SKEW = timedelta(seconds=5)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,7 @@ class ProviderCard:
     spark_points: str
     errors_24h: int
     errors_since: datetime  # the start of the errors' window: whole hours, so up to 24 h ago
+    poll_token: str = ""  # set while a Poll now waits for a snapshot newer than this token's time ("Checking…")
 
     @property
     def used_percent(self) -> float | None:
@@ -56,24 +68,24 @@ def provider_cards(providers: QuerySet[Provider] | None = None, now: datetime | 
     """Cards for ``providers`` (default: all, by name) in five queries."""
     now = now or timezone.now()
     snapshots = BalanceSnapshot.objects.filter(provider=OuterRef("pk")).order_by("-fetched_at", "-pk")
-    providers = list(
+    annotated = list(
         (providers if providers is not None else Provider.objects.order_by("name")).annotate(
             latest_id=Subquery(snapshots.values("pk")[:1]),
             reading_id=Subquery(_usable(snapshots).values("pk")[:1]),
         )
     )
-    if not providers:
+    if not annotated:
         return []
-    ids = [p.pk for p in providers]
-    wanted = {p.latest_id for p in providers} | {p.reading_id for p in providers}
+    ids = [p.pk for p in annotated]
+    wanted = {p.latest_id for p in annotated} | {p.reading_id for p in annotated}
     by_id = BalanceSnapshot.objects.in_bulk([pk for pk in wanted if pk is not None])
     series = _hourly_series(ids, now)
     errors_window = parse_window(ERRORS_WINDOW, now=now)
     errors = _errors_by_provider(ids, errors_window)
-    runways = runway_for_providers(providers, now)
+    runways = runway_for_providers(annotated, now)
     cards = []
-    for provider in providers:
-        quota = is_quota(provider)
+    for provider in annotated:
+        quota = provider.is_plan_based
         values = series[provider.pk]["used" if quota else "amount"]
         cards.append(
             ProviderCard(
@@ -146,3 +158,48 @@ def poll_summary(card: ProviderCard) -> str:
         found = "no balance reported"
     detail = f" ({provider.status_detail})" if provider.status != "ok" and provider.status_detail else ""
     return f"{provider.name}: {found}, status {provider.get_status_display()}{detail}."
+
+
+# -- Poll now: the card waits for the worker's snapshot ---------------------------------------------
+
+
+def poll_token(requested_at: datetime) -> str:
+    """When a Poll now was asked for, as whole microseconds since the epoch (exact, and plain in a URL)."""
+    return str((requested_at - _EPOCH) // _MICROSECOND)
+
+
+def poll_requested_at(token: str | None, now: datetime | None = None) -> datetime | None:
+    """The time in a poll token; None for anything a Poll now cannot have made (not digits, in the future)."""
+    if not token or not token.isascii() or not token.isdigit() or len(token) > 17:  # 17 digits: until year 4138
+        return None
+    requested_at = _EPOCH + int(token) * _MICROSECOND
+    if requested_at > (now or timezone.now()) + POLL_CLOCK_SKEW:
+        return None
+    return requested_at
+
+
+def answered(provider: Provider, requested_at: datetime) -> bool:
+    """Whether a poll stored a snapshot after ``requested_at``: the worker's answer (or a beat poll's, as fresh)."""
+    return BalanceSnapshot.objects.filter(provider=provider, fetched_at__gt=requested_at).exists()
+
+
+def waiting_too_long(requested_at: datetime, now: datetime | None = None) -> bool:
+    return (now or timezone.now()) - requested_at >= POLL_WAIT
+
+
+def with_pending_polls(
+    cards: Sequence[ProviderCard], pending: Mapping[str, datetime], now: datetime | None = None
+) -> list[ProviderCard]:
+    """``cards``, those still waiting for their Poll now (by slug, within POLL_WAIT) marked "Checking…"; no query."""
+    now = now or timezone.now()
+    marked = []
+    for card in cards:
+        requested_at = pending.get(card.provider.slug)
+        if (
+            requested_at is not None
+            and not waiting_too_long(requested_at, now)
+            and (card.latest is None or card.latest.fetched_at <= requested_at)
+        ):
+            card = replace(card, poll_token=poll_token(requested_at))
+        marked.append(card)
+    return marked

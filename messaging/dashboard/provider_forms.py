@@ -6,12 +6,15 @@ Every rule names the field it is about, so the error is shown next to it.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django import forms
+from django.conf import settings
 
 from messaging.dashboard.providers_data import THRESHOLD_FIELDS, plain, threshold_fields
 from messaging.models import Provider
 from providers import get_adapter_class
+from providers.outbound import OutboundRefused, check_url
 
 MIN_POLL_SECONDS = 60
 # "providers/new/" is the create page, so no provider may be called "new".
@@ -111,8 +114,9 @@ class ThresholdsForm(forms.ModelForm):
             raise forms.ValidationError("Must be more than 1: at 1 every normal hour would be a spike.")
         return factor
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data  # what ModelForm.clean returns
         self._below("balance_critical", "balance_warning", "Critical balance must be below the warning balance ({}).")
         self._below(
             "runway_critical_hours", "runway_warning_hours", "Critical runway must be shorter than the warning ({} h)."
@@ -158,9 +162,32 @@ class ProviderForm(forms.ModelForm):
             # Alert dedupe keys and links carry the slug: it stays what it was created with.
             self.fields["slug"].disabled = True
             self.fields["slug"].help_text = "Fixed once the provider exists."
+            self.fields["base_url"].help_text = (
+                f"Blank means the vendor's documented production URL. Now: {self.instance.api_origin}. "
+                "Moving to another host (scheme, host or port) asks for your password again, and its API keys "
+                "are not sent there until each is verified again on the API keys page."
+            )
             if self.instance.sends.exists():
                 self.fields["kind"].disabled = True
                 self.fields["kind"].help_text = "Fixed: this provider already has sends."
+
+    def clean_base_url(self) -> str:
+        """A new or changed API URL must be one Sendwatch may call (providers.outbound.check_url).
+
+        An unchanged URL is not checked again, so a provider saved before the check
+        (or pointed at an allow-listed host since removed from the list) can still be
+        edited; the connect-time guard refuses the call itself. A host that does not
+        resolve now is accepted (DNS may differ from the workers'); every call is
+        checked again when it connects.
+        """
+        url = self.cleaned_data["base_url"]
+        if url and (self.instance.pk is None or url != self.instance.base_url):
+            try:
+                check_url(url, allowed_private_hosts())
+            except OutboundRefused as refused:
+                if refused.code != "unresolvable":
+                    raise forms.ValidationError(str(refused), code=f"outbound_{refused.code}") from None
+        return url
 
     def clean_slug(self) -> str:
         slug = self.cleaned_data["slug"]
@@ -181,8 +208,9 @@ class ProviderForm(forms.ModelForm):
             )
         return options
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data  # what ModelForm.clean returns
         kind, options = data.get("kind"), data.get("options")
         if kind and options is not None:
             missing = [n for n in get_adapter_class(kind).required_options if not str(options.get(n) or "").strip()]
@@ -191,10 +219,15 @@ class ProviderForm(forms.ModelForm):
         return data
 
 
+def allowed_private_hosts() -> list[str]:
+    """Hosts an admin may point a provider at although they resolve to private addresses."""
+    return list(getattr(settings, "SENDWATCH_ALLOW_PRIVATE_HOSTS", []) or [])
+
+
 def threshold_rows(provider: Provider) -> list[tuple[str, str]]:
     """(label, value) of each threshold that applies to the provider, for the read-only view."""
     form = ThresholdsForm(instance=provider)
     return [
-        (field.label, "not checked" if form.initial[name] is None else str(plain(form.initial[name])))
+        (str(field.label), "not checked" if form.initial[name] is None else str(plain(form.initial[name])))
         for name, field in form.fields.items()
     ]

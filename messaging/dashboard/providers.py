@@ -2,24 +2,33 @@
 
 One view serves a full page and, for htmx, its fragment. Every change is a POST,
 saved in one transaction with its audit entry (messaging/services/providers.py).
+An edit that moves the API to another origin (scheme://host:port) needs the password
+re-entered first, as key actions do: the provider's keys are bound to the origin they
+were verified for (docs/security.md, "Keys bound to their host").
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
 from messaging.dashboard import providers_data as service
+from messaging.dashboard.http import HtmxHttpRequest
 from messaging.dashboard.provider_forms import ProviderForm, ThresholdsForm, threshold_rows
 from messaging.models import Provider
-from messaging.vault.permissions import requires
+from messaging.vault.actor import Actor
+from messaging.vault.permissions import recently_authenticated, requires
 
 DETAIL_TEMPLATE = "messaging/provider_detail.html"
 THRESHOLDS_TEMPLATE = "messaging/provider_thresholds.html"
 FORM_TEMPLATE = "messaging/provider_form.html"
-PROVIDER_FIELDS = ProviderForm._meta.fields
+PROVIDER_FIELDS = ProviderForm.Meta.fields
 
 
 @requires("messaging.view_provider")
@@ -29,7 +38,7 @@ def provider_list(request: HttpRequest) -> HttpResponse:
 
 
 @requires("messaging.view_provider")
-def provider_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def provider_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     provider = get_object_or_404(service.with_latest_reading(Provider.objects.all()), slug=slug)
     days = request.GET.get("days", str(service.HISTORY_DAYS[0]))
     if days not in {str(d) for d in service.HISTORY_DAYS}:
@@ -51,14 +60,14 @@ def provider_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 @requires("messaging.edit_thresholds")
 @require_http_methods(["GET", "POST"])
-def provider_thresholds(request: HttpRequest, slug: str) -> HttpResponse:
+def provider_thresholds(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     provider = get_object_or_404(Provider, slug=slug)
     form = ThresholdsForm(request.POST or None, instance=provider)
-    context = {"provider": provider, "form": form}
+    context: dict[str, Any] = {"provider": provider, "form": form}
     if request.method == "POST":
         before = service.snapshot_of(provider, form.fields)  # validating the form changes the instance
         if form.is_valid():
-            changed = service.save_thresholds(request, form.instance, before)
+            changed = service.save_thresholds(Actor.from_request(request), form.instance, before)
             outcome = _thresholds_outcome(provider, form, changed)
             if not request.htmx:
                 messages.success(request, outcome)
@@ -89,13 +98,13 @@ def _shown(value) -> str:
 
 @requires("messaging.view_provider")
 @require_POST
-def provider_watch(request: HttpRequest, slug: str) -> HttpResponse:
+def provider_watch(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """Start or stop emailing the current user this provider's alerts (the form says which: idempotent)."""
     provider = get_object_or_404(Provider, slug=slug)
     wanted = request.POST.get("watch")
     if wanted not in ("on", "off"):
         return HttpResponse("watch must be 'on' or 'off'\n", status=400, content_type="text/plain; charset=utf-8")
-    service.set_watching(request, provider, wanted == "on")
+    service.set_watching(Actor.from_request(request), provider, wanted == "on")
     outcome = (
         f"You now get {provider.name}'s alert emails."
         if wanted == "on"
@@ -114,7 +123,7 @@ def provider_create(request: HttpRequest) -> HttpResponse:
     form = ProviderForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         provider = form.save(commit=False)
-        service.save_provider(request, provider, None, PROVIDER_FIELDS)
+        service.save_provider(Actor.from_request(request), provider, None, PROVIDER_FIELDS)
         messages.success(request, f"{provider.name} created. Add its API key next, then test the connection.")
         return redirect("messaging:provider_detail", slug=provider.slug)
     status = 400 if request.method == "POST" else 200
@@ -126,12 +135,33 @@ def provider_create(request: HttpRequest) -> HttpResponse:
 def provider_edit(request: HttpRequest, slug: str) -> HttpResponse:
     provider = get_object_or_404(Provider, slug=slug)
     before = service.snapshot_of(provider, PROVIDER_FIELDS)
+    saved_host = {"origin": provider.api_origin, "custom": provider.uses_custom_host}
     form = ProviderForm(request.POST or None, instance=provider)
     if request.method == "POST" and form.is_valid():
-        changed = service.save_provider(request, form.save(commit=False), before, PROVIDER_FIELDS)
-        messages.success(request, f"{provider.name} saved." if changed else "Nothing changed.")
+        edited = form.save(commit=False)
+        moved = service.origin_change(before, edited)
+        if moved is not None and not recently_authenticated(request):
+            # As for key actions: nothing changes, the browser goes to the password prompt and back
+            # to this page (a POST is never replayed). The keys would follow the URL to the new host.
+            messages.warning(
+                request,
+                f"Nothing was saved: moving {before['name']}'s API from {moved[0]} to {moved[1]} needs your "
+                "password again. Confirm it, then make the change again.",
+            )
+            back = reverse("messaging:provider_edit", args=[slug])
+            return redirect(reverse("messaging:reauth") + "?" + urlencode({"next": back}))
+        changed = service.save_provider(Actor.from_request(request), edited, before, PROVIDER_FIELDS)
+        if moved is not None:
+            hints = ", ".join("…" + credential.hint for credential in service.keys_to_verify(edited))
+            messages.warning(
+                request,
+                f"{provider.name} saved. Its API moved from {moved[0]} to {moved[1]}"
+                + (f": its keys ({hints}) are not sent there until each is verified again." if hints else "."),
+            )
+        else:
+            messages.success(request, f"{provider.name} saved." if changed else "Nothing changed.")
         return redirect("messaging:provider_detail", slug=slug)
     status = 400 if request.method == "POST" else 200
     # The name as saved: a refused form has already changed the instance in memory.
-    context = {"form": form, "provider": provider, "saved_name": before["name"]}
+    context = {"form": form, "provider": provider, "saved_name": before["name"], "saved_host": saved_host}
     return render(request, FORM_TEMPLATE, context, status=status)

@@ -10,18 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import HttpRequest
 from django.utils import timezone
 
-from messaging.alerts.runway import Runway, is_quota, runway_for_providers
+from messaging.alerts.runway import Runway, runway_for_providers
 from messaging.dashboard.breakdown import SEND_SOURCES
 from messaging.dashboard.charts import LineChart, line_chart
 from messaging.models import Alert, BalanceSnapshot, Credential, ErrorEvent, Provider
 from messaging.vault import audit
+from messaging.vault.actor import Actor
+from providers import get_adapter_class
+from providers.outbound import origin
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 HISTORY_DAYS = (7, 30)
 # At most this many points on the balance chart: one (the last reading) per time slot.
@@ -46,7 +51,7 @@ QUOTA_ONLY = ("quota_warning_percent", "quota_critical_percent")
 
 def threshold_fields(provider: Provider) -> tuple[str, ...]:
     """The thresholds that apply to this vendor: money balances or plan quota, never both."""
-    skip = MONEY_ONLY if is_quota(provider) else QUOTA_ONLY
+    skip = MONEY_ONLY if provider.is_plan_based else QUOTA_ONLY
     return tuple(name for name in THRESHOLD_FIELDS if name not in skip)
 
 
@@ -67,7 +72,21 @@ class ProviderRow:
     runway: Runway
 
 
-def with_latest_reading(providers: QuerySet[Provider]) -> QuerySet[Provider]:
+class LatestReading(TypedDict):
+    """The annotations :func:`with_latest_reading` adds."""
+
+    reading_amount: Decimal | None
+    reading_used: int | None
+    reading_limit: int | None
+    reading_unit: str | None
+    reading_at: datetime | None
+
+
+if TYPE_CHECKING:
+    ProviderWithReading = WithAnnotations[Provider, LatestReading]
+
+
+def with_latest_reading(providers: QuerySet[Provider]) -> QuerySet[ProviderWithReading]:
     """Annotate the latest real balance reading (failed polls and degraded answers carry no amount)."""
     latest = BalanceSnapshot.objects.filter(provider=OuterRef("pk"), ok=True, unavailable=False).order_by("-fetched_at")
     return providers.annotate(
@@ -85,7 +104,7 @@ def provider_rows(providers: QuerySet[Provider]) -> list[ProviderRow]:
     return [_row(provider, runways[provider.pk]) for provider in annotated]
 
 
-def _row(provider: Provider, runway: Runway) -> ProviderRow:
+def _row(provider: ProviderWithReading, runway: Runway) -> ProviderRow:
     unit = provider.reading_unit or provider.currency
     text = reading_text(provider.reading_amount, provider.reading_used, provider.reading_limit, unit)
     return ProviderRow(provider, text, provider.reading_at, runway)
@@ -105,7 +124,7 @@ class ProviderDetail:
     credentials: list[Credential] | None  # None: the viewer may not see keys
 
 
-def provider_detail(provider: Provider, user, *, days: int, with_credentials: bool) -> ProviderDetail:
+def provider_detail(provider: ProviderWithReading, user, *, days: int, with_credentials: bool) -> ProviderDetail:
     """Everything the detail page shows, in a fixed number of queries (``provider`` from ``with_latest_reading``)."""
     now = timezone.now()
     row = _row(provider, runway_for_providers([provider], now)[provider.pk])
@@ -137,7 +156,7 @@ def balance_chart(provider: Provider, days: int, now: datetime) -> tuple[LineCha
         .order_by("fetched_at")
         .values_list("fetched_at", "amount", "used", "limit", "currency")
     )
-    quota = is_quota(provider)
+    quota = provider.is_plan_based
     slot = (now - start) / CHART_SLOTS
     last_per_slot: dict[int, tuple[datetime, float]] = {}
     unit = "messages left" if quota else provider.currency
@@ -176,33 +195,71 @@ def snapshot_of(provider: Provider, fields) -> dict[str, Any]:
     return {name: getattr(provider, name) for name in fields}
 
 
-def save_thresholds(request: HttpRequest, provider: Provider, before: dict[str, Any]) -> dict[str, list]:
+def save_thresholds(actor: Actor, provider: Provider, before: dict[str, Any]) -> dict[str, list]:
     """Save the thresholds already set on ``provider`` (by a valid form) and audit old -> new."""
     changed = changes(before, provider, before)
     if changed:
         with transaction.atomic():
             provider.save(update_fields=[*changed, "updated_at"])
-            audit.record(request, "provider.thresholds", provider, changes=changed)
+            audit.record(actor, "provider.thresholds", provider, changes=changed)
     return changed
 
 
-def save_provider(request: HttpRequest, provider: Provider, before: dict[str, Any] | None, fields) -> dict[str, list]:
-    """Create (``before`` is None) or update a provider, audited in the same transaction."""
+def origin_of(kind: str, base_url: str) -> str:
+    """The origin a provider of ``kind`` with ``base_url`` calls (Provider.api_origin, from saved values)."""
+    return origin(base_url or get_adapter_class(kind).default_base_url)
+
+
+def origin_change(before: dict[str, Any], provider: Provider) -> tuple[str, str] | None:
+    """(old, new) origin when the edit moves the provider's API to another scheme://host:port, else None.
+
+    ``before`` holds the saved ``kind`` and ``base_url``: a new vendor kind with a blank URL moves it too.
+    """
+    old, new = origin_of(before["kind"], before["base_url"]), provider.api_origin
+    return (old, new) if old != new else None
+
+
+def keys_to_verify(provider: Provider) -> list[Credential]:
+    """The provider's live keys not verified for its current origin: none of them is sent anywhere until it is."""
+    current = provider.api_origin
+    live = provider.credentials.exclude(state=Credential.State.REVOKED).order_by("-created_at", "-pk")
+    return [credential for credential in live if credential.verified_origin != current]
+
+
+def save_provider(actor: Actor, provider: Provider, before: dict[str, Any] | None, fields) -> dict[str, list]:
+    """Create (``before`` is None) or update a provider, audited in the same transaction.
+
+    An update that moves the API to another origin is also audited as
+    ``provider.base_url_change`` (old -> new origin, the hints of the keys that now
+    need verifying there). The caller makes sure the person re-authenticated first.
+    """
     with transaction.atomic():
         if before is None:
             provider.save()
-            audit.record(request, "provider.create", provider, values={n: plain(getattr(provider, n)) for n in fields})
+            audit.record(actor, "provider.create", provider, values={n: plain(getattr(provider, n)) for n in fields})
             return {}
         changed = changes(before, provider, fields)
         if changed:
             provider.save(update_fields=[*changed, "updated_at"])
-            audit.record(request, "provider.change", provider, changes=changed)
+            audit.record(actor, "provider.change", provider, changes=changed)
+            moved = origin_change(before, provider)
+            if moved is not None:
+                audit.record(
+                    actor,
+                    "provider.base_url_change",
+                    provider,
+                    old_origin=moved[0],
+                    new_origin=moved[1],
+                    old_base_url=before["base_url"],
+                    new_base_url=provider.base_url,
+                    hints_to_verify=[credential.hint for credential in keys_to_verify(provider)],
+                )
         return changed
 
 
-def set_watching(request: HttpRequest, provider: Provider, watch: bool) -> bool:
-    """Add or remove the requesting user as a watcher; True when that changed anything."""
-    user = request.user
+def set_watching(actor: Actor, provider: Provider, watch: bool) -> bool:
+    """Add or remove the acting user as a watcher; True when that changed anything."""
+    user = actor.user
     already = provider.watchers.filter(pk=user.pk).exists()
     if already == watch:
         return False
@@ -211,5 +268,5 @@ def set_watching(request: HttpRequest, provider: Provider, watch: bool) -> bool:
             provider.watchers.add(user)
         else:
             provider.watchers.remove(user)
-        audit.record(request, "provider.watch" if watch else "provider.unwatch", provider)
+        audit.record(actor, "provider.watch" if watch else "provider.unwatch", provider)
     return True

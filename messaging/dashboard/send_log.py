@@ -19,7 +19,6 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import dateformat, timezone
 
-from messaging.dashboard.filters import BadFilter, one_of, providers_named
 from messaging.models import Channel, Provider, Send, SendStatus
 
 PAGE_SIZE = 50
@@ -29,21 +28,13 @@ STATUS_LABELS = dict(SendStatus.choices)
 
 @dataclass(frozen=True)
 class SendSearch:
-    text: str = ""
+    """What to look for; the page's form (SendFilterForm in sends.py) reads it from the query string."""
+
+    text: str = ""  # exact recipient, vendor message id or request id
     status: str = ""
     provider: Provider | None = None
-    since: date | None = None
-    until: date | None = None
-
-    @classmethod
-    def from_query(cls, params) -> SendSearch:
-        status = one_of(params.get("status", ""), SendStatus.values, "status")
-        slug = params.get("provider", "")
-        provider = providers_named([slug])[0] if slug else None
-        since, until = _date(params.get("from"), "from"), _date(params.get("to"), "to")
-        if since and until and until < since:
-            raise BadFilter("'to' must not be before 'from'")
-        return cls(params.get("q", "").strip()[:320], status, provider, since, until)
+    since: date | None = None  # first day, in the current time zone
+    until: date | None = None  # last day, included
 
     def queryset(self) -> QuerySet:
         sends = Send.objects.all()
@@ -58,15 +49,6 @@ class SendSearch:
         if self.until:
             sends = sends.filter(created_at__lt=_start_of(self.until + timedelta(days=1)))
         return sends.order_by("-created_at", "-id")
-
-
-def _date(value: str | None, name: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise BadFilter(f"'{name}' must be a date such as 2026-11-20") from None
 
 
 def _start_of(day: date) -> datetime:
@@ -145,6 +127,7 @@ def encode_cursor(send: Send) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """The (created_at, id) a page link carries; ValueError when the link is damaged."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, pk = raw.rsplit("|", 1)
@@ -153,7 +136,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
             raise ValueError
         return created_at, int(pk)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadFilter("the page link is damaged; start from the first page") from None
+        raise ValueError("the page link is damaged; start from the first page") from None
 
 
 def export(search: SendSearch) -> Iterator[list[str]]:

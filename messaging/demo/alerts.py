@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Count
 from django.utils import timezone
 
 from messaging.alerts import lifecycle as alerts
 from messaging.models import Alert, ErrorEvent, Provider
-from providers import Category, get_adapter_class
+from providers import Category
 
 Kind, Severity = Alert.Kind, Alert.Severity
 # Errors per code in the demo spike's 15-minute window, most frequent code first.
@@ -74,9 +75,9 @@ def _acknowledged_spike(provider: Provider, now: datetime) -> Alert:
         .values_list("error_code", flat=True)[: len(SPIKE_COUNTS)]
     )
     if not frequent:
-        catalogue = get_adapter_class(provider.kind).errors
+        catalogue = provider.adapter_class.errors
         frequent = [c for c, e in catalogue.items() if e.category == Category.VALIDATION][: len(SPIKE_COUNTS)]
-    codes = [{"code": code, "count": n} for code, n in zip(frequent, SPIKE_COUNTS, strict=False)]
+    codes: list[dict[str, Any]] = [{"code": code, "count": n} for code, n in zip(frequent, SPIKE_COUNTS, strict=False)]
     errors, sends = sum(c["count"] for c in codes), 160
     rate = 100 * errors / sends
     lead = f"top: {codes[0]['code']} x{codes[0]['count']}" if codes else "no error codes"
@@ -102,8 +103,8 @@ def _acknowledged_spike(provider: Provider, now: datetime) -> Alert:
 
 def _refused_key(provider: Provider, now: datetime) -> Alert:
     """The vendor refused the API key on a send: errors_recorded opens it, as on a real send."""
-    code = next(c for c, e in get_adapter_class(provider.kind).errors.items() if e.category == Category.AUTH)
-    entry = get_adapter_class(provider.kind).errors[code]
+    code = next(c for c, e in provider.adapter_class.errors.items() if e.category == Category.AUTH)
+    entry = provider.adapter_class.errors[code]
     refusal = ErrorEvent(
         provider=provider,
         error_code=code,

@@ -173,6 +173,7 @@ def ensure_demo_providers(simulator_root: str) -> list[Provider]:
                 "balance_critical": account.start_balance * Decimal("0.08") if account.start_balance else None,
             },
         )
+        now = timezone.now()
         if not provider.credentials.filter(state=Credential.State.ACTIVE).exists():
             sealed = seal(ApiCredential(demo_api_key(account)))
             provider.credentials.create(
@@ -182,8 +183,16 @@ def ensure_demo_providers(simulator_root: str) -> list[Provider]:
                 fingerprint=sealed.fingerprint,
                 hint=sealed.hint,
                 state=Credential.State.ACTIVE,
-                activated_at=timezone.now(),
+                activated_at=now,
             )
+        # The demo's keys belong to its own simulator: bound to wherever it runs now (another
+        # PORT moves the origin), and shown as verified, as a key an admin activated would be.
+        provider.credentials.filter(state=Credential.State.ACTIVE, label="Demo key").update(
+            verified_origin=provider.api_origin,
+            verified_at=now,
+            verify_ok=True,
+            verify_message="Key accepted by the demo's vendor simulator",
+        )
         providers.append(provider)
     return providers
 

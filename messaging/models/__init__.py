@@ -6,9 +6,18 @@ Import models from here (``from messaging.models import Send``): the modules are
 from messaging.models.access import ApiToken, AuditEntry
 from messaging.models.alerts import Alert, AlertEvent, Notification, WebhookEndpoint
 from messaging.models.providers import BalanceSnapshot, Channel, Credential, ErrorCategory, Provider, ProviderStatus
-from messaging.models.traffic import ErrorEvent, ErrorRollup, Send, SendAttempt, SendRollup, SendStatus
+from messaging.models.traffic import (
+    CONSUMING_STATUSES,
+    ErrorEvent,
+    ErrorRollup,
+    Send,
+    SendAttempt,
+    SendRollup,
+    SendStatus,
+)
 
 __all__ = [
+    "CONSUMING_STATUSES",
     "Alert",
     "AlertEvent",
     "ApiToken",

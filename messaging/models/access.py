@@ -41,6 +41,9 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    scopes = models.JSONField(default=list, blank=True, help_text='What it may do, e.g. ["events:write"].')
+    all_providers = models.BooleanField(default=False, help_text="May act for every provider, present and future.")
+    providers = models.ManyToManyField("messaging.Provider", blank=True, related_name="+")
 
     class Meta:
         ordering = ["-created_at"]

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from providers import Category, kind_choices
+from providers import BaseAdapter, Category, UnknownKind, get_adapter_class, kind_choices
+from providers.outbound import origin
 
 
 class ProviderStatus(models.TextChoices):
@@ -32,7 +33,7 @@ class Channel(models.TextChoices):
     VERIFY = "verify", "Verify (OTP)"
 
 
-ErrorCategory = models.TextChoices(
+ErrorCategory: type[models.TextChoices] = models.TextChoices(  # type: ignore[call-overload]  # functional API, untyped in django-stubs
     "ErrorCategory", [(c.value, c.value.replace("_", " ").capitalize()) for c in Category]
 )
 
@@ -99,6 +100,41 @@ class Provider(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def adapter_class(self) -> type[BaseAdapter]:
+        """The vendor adapter of this provider's kind (providers.registry); UnknownKind if it has none."""
+        return get_adapter_class(self.kind)
+
+    @property
+    def is_plan_based(self) -> bool:
+        """A message allowance per plan (texting.blue, Telnxo) rather than a money balance."""
+        return self.adapter_class.balance_kind == "quota"
+
+    @property
+    def api_url(self) -> str:
+        """The URL the adapter calls: ``base_url``, or the vendor's documented one when it is blank."""
+        return self.base_url or self.adapter_class.default_base_url
+
+    @property
+    def api_origin(self) -> str:
+        """``scheme://host:port`` of :attr:`api_url`: a key is only ever sent to the origin it was verified for."""
+        return origin(self.api_url)
+
+    @property
+    def default_origin(self) -> str:
+        """The origin of the vendor's documented production URL ("" for an unknown kind)."""
+        try:
+            return origin(self.adapter_class.default_base_url)
+        except UnknownKind:
+            return ""
+
+    @property
+    def uses_custom_host(self) -> bool:
+        """The API is called somewhere other than the vendor's documented host (a proxy, a sandbox, a simulator)."""
+        if not self.base_url:
+            return False
+        return origin(self.base_url) != self.default_origin
+
 
 class Credential(models.Model):
     """An API key (or key + secret) of a provider, stored encrypted.
@@ -131,6 +167,11 @@ class Credential(models.Model):
     grace_until = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    verified_origin = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="scheme://host:port the key was verified against; it is never sent to another origin.",
+    )
 
     class Meta:
         ordering = ["provider", "-created_at"]

@@ -21,6 +21,10 @@ class SendStatus(models.TextChoices):
     UNKNOWN = "unknown", "Unknown (reconcile)"
 
 
+# The statuses that used credit or plan allowance at the vendor (runway, plan usage).
+CONSUMING_STATUSES = (SendStatus.ACCEPTED, SendStatus.DELIVERED)
+
+
 class Send(models.Model):
     """One message to one recipient. Queued rows are the outbox."""
 

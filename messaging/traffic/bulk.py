@@ -19,8 +19,31 @@ from typing import Any
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.utils import timezone
+
+
+def _column(field: Field[Any, Any]) -> str:
+    """A concrete field's column; ``Field.column`` is None only for fields that have none."""
+    if field.column is None:
+        raise ValueError(f"{field} has no column")
+    return field.column
+
+
+def _type_name(field: Field[Any, Any]) -> str:
+    """A concrete field's column type without its modifiers ("varchar(12)" -> "varchar")."""
+    db_type = field.db_type(connection)
+    if db_type is None:
+        raise ValueError(f"{field} has no column type")
+    return re.sub(r"\(.*", "", db_type)
+
+
+def _field(model: type[Model], name: str) -> Field[Any, Any]:
+    """The field ``name`` of ``model``; ``get_field`` also finds reverse relations, which have no column."""
+    found = model._meta.get_field(name)
+    if not isinstance(found, Field):
+        raise ValueError(f"{model.__name__}.{name} is a reverse relation, not a column")
+    return found
 
 
 def _sqlite_value(value):
@@ -91,13 +114,13 @@ def insert_returning_ids(model: type[Model], rows: Sequence[Mapping[str, Any]]) 
         return [obj.pk for obj in objs]
     document = json.dumps([{**defaults, **row} for row in rows], default=_json_encoder(), ensure_ascii=False)
     table = connection.ops.quote_name(model._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(c) for c in (f.column for f in fields))
-    selected = ", ".join(f"r.{connection.ops.quote_name(f.column)}" for f in fields)
+    columns = ", ".join(connection.ops.quote_name(c) for c in (_column(f) for f in fields))
+    selected = ", ".join(f"r.{connection.ops.quote_name(_column(f))}" for f in fields)
     # Rows are inserted, and RETURNING answers, in array order (as bulk_create relies on too).
     sql = (
         f"INSERT INTO {table} ({columns}) SELECT {selected} "
         f"FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) WITH ORDINALITY AS r ORDER BY r.ordinality "
-        f"RETURNING {connection.ops.quote_name(model._meta.pk.column)}"
+        f"RETURNING {connection.ops.quote_name(_column(model._meta.pk))}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [document])
@@ -120,8 +143,8 @@ def copy_returning_ids(model: type[Model], rows: Sequence[Mapping[str, Any]]) ->
     table = model._meta.db_table
     values_of = operator.itemgetter(*(f.attname for f in fields))
     # Type names from the model ("varchar(12)" -> "varchar"), so no catalogue query is needed.
-    types = [re.sub(r"\(.*", "", f.db_type(connection)) for f in (*fields, pk)]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in (*fields, pk))
+    types = [_type_name(f) for f in (*fields, pk)]
+    columns = ", ".join(connection.ops.quote_name(_column(f)) for f in (*fields, pk))
     sql = f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN (FORMAT BINARY)"
     with connection.cursor() as cursor:
         # MATERIALIZED: otherwise the sequence's name is looked up again for every id (5 ms per 1,000).
@@ -150,22 +173,23 @@ def update_where(model: type[Model], values: Mapping[str, Any], **where: Any) ->
     compiling one costs it about a quarter of a millisecond of CPU (docs/performance.md).
     Returns the number of rows updated.
     """
-    quote, field = connection.ops.quote_name, model._meta.get_field
-    assignments = ", ".join(f"{quote(field(name).column)} = %s" for name in values)
-    params = [field(name).get_db_prep_save(value, connection) for name, value in values.items()]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(_column(_field(model, name)))} = %s" for name in values)
+    params = [_field(model, name).get_db_prep_save(value, connection) for name, value in values.items()]
     conditions = []
     for lookup, wanted in where.items():
         name, _, kind = lookup.partition("__")
-        column = quote(field(name).column)
+        target = _field(model, name)
+        column = quote(_column(target))
         if kind == "in":
-            wanted = [field(name).get_db_prep_save(v, connection) for v in wanted]
+            wanted = [target.get_db_prep_save(v, connection) for v in wanted]
             if not wanted:
                 return 0
             conditions.append(f"{column} IN ({', '.join(['%s'] * len(wanted))})")
             params += wanted
         elif not kind:
             conditions.append(f"{column} = %s")
-            params.append(field(name).get_db_prep_save(wanted, connection))
+            params.append(target.get_db_prep_save(wanted, connection))
         else:
             raise ValueError(f"update_where takes field= and field__in= filters, not {lookup}")
     sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {' AND '.join(conditions)}"

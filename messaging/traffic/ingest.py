@@ -17,11 +17,9 @@ the response document or raises :class:`IngestError` with a status and problems.
 
 from __future__ import annotations
 
-import dataclasses
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
@@ -35,13 +33,12 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from messaging.models import Channel, ErrorEvent, Provider, Send, SendStatus
-from messaging.traffic import rollups
-from messaging.traffic.bulk import copy_returning_ids, insert_returning_ids, model_values
-from messaging.traffic.writer import alert_on_commit, build_error_event
-from providers import BaseAdapter, NormalizedError, UnknownKind, get_adapter_class, parse_error
+from messaging.traffic import clean
+from messaging.traffic.writer import record_batch
+from providers import BaseAdapter, NormalizedError, UnknownKind, parse_error
 from providers.base import as_headers, load_json
 
 MAX_EVENTS = 1000
@@ -53,7 +50,11 @@ EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC)
 # 100,000 problems: after this many the list ends with a note saying how many more.
 MAX_PROBLEMS = 1000
 
-ChannelName = Literal.__getitem__(tuple(Channel.values))
+if TYPE_CHECKING:
+    ChannelName = str  # a Literal built at run time is opaque to type checkers
+else:
+    # One of the Channel values, so pydantic validates it and lists them in the JSON schema.
+    ChannelName = Literal.__getitem__(tuple(Channel.values))
 
 
 # -- the request and response documents -----------------------------------------------
@@ -234,7 +235,7 @@ def problems_from(exc: ValidationError) -> list[dict[str, str]]:
     return problems
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind == "json_invalid":
         return f"The request body is not valid JSON: {error['msg'].removeprefix('Invalid JSON: ')}"
@@ -292,45 +293,12 @@ def classify(adapter_class: type[BaseAdapter], event: IngestEvent, now: datetime
     else:
         error = parse_error(adapter_class.kind, event.http_status, event.body, event.headers)
     if error is not None:
-        error = _storable(error)
+        error = clean.error(error)
         return _Outcome(event, occurred_at, error, error.request_id or "")
     request_id = ""
     if adapter_class.request_id_header:
-        request_id = clean_text(as_headers(event.headers).get(adapter_class.request_id_header) or "")
+        request_id = clean.text(as_headers(event.headers).get(adapter_class.request_id_header) or "")
     return _Outcome(event, occurred_at, None, request_id)
-
-
-def clean_text(text: str) -> str:
-    """Text PostgreSQL can store: no NUL, no lone surrogates (vendor bodies may carry either)."""
-    if "\x00" in text:
-        text = text.replace("\x00", "\ufffd")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text
-
-
-def _clean_value(value: Any) -> Any:
-    if isinstance(value, str):
-        return clean_text(value)
-    if isinstance(value, dict):
-        return {clean_text(str(k)): _clean_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean_value(v) for v in value]
-    return value
-
-
-def _storable(error: NormalizedError) -> NormalizedError:
-    return dataclasses.replace(
-        error,
-        provider_code=clean_text(error.provider_code),
-        message=clean_text(error.message or ""),
-        param=clean_text(error.param) if error.param else error.param,
-        request_id=clean_text(error.request_id) if error.request_id else error.request_id,
-        details=_clean_value(error.details),
-        raw_body=clean_text(error.raw_body or ""),
-    )
 
 
 # -- recording ------------------------------------------------------------------------------
@@ -349,7 +317,7 @@ def resolve_provider(slug: str) -> tuple[Provider, type[BaseAdapter]]:
     if not provider.enabled:
         raise IngestError(409, [problem("provider", f"Provider {slug!r} is disabled; enable it to record events.")])
     try:
-        adapter_class = get_adapter_class(provider.kind)
+        adapter_class = provider.adapter_class
     except UnknownKind:
         raise IngestError(
             409, [problem("provider", f"Provider {slug!r} has kind {provider.kind!r}, which has no adapter.")]
@@ -397,32 +365,17 @@ def _write(provider: Provider, outcomes: list[_Outcome], first_with_key: dict[st
             if key is None or (key not in seen and first_with_key[key] == index):
                 fresh.append(index)
         send_rows = [_send_row(provider, outcomes[i]) for i in fresh]
-        # Sends are most of the batch and flat: COPY. Error events (a tenth, with JSON details): one INSERT.
-        send_ids = copy_returning_ids(Send, send_rows)
-        failed = [(i, send_id) for i, send_id in zip(fresh, send_ids, strict=True) if outcomes[i].error is not None]
-        error_events = [
-            build_error_event(
-                provider,
-                outcomes[i].error,
-                source=ErrorEvent.Source.INGEST,
-                channel=outcomes[i].event.channel,
-                occurred_at=outcomes[i].occurred_at,
-            )
-            for i, _ in failed
+        failures = [
+            (position, outcome_error, outcomes[i].event.channel, outcomes[i].occurred_at)
+            for position, i in enumerate(fresh)
+            if (outcome_error := outcomes[i].error) is not None
         ]
-        for event, (_, send_id) in zip(error_events, failed, strict=True):
-            event.send_id = send_id
-        error_ids = insert_returning_ids(ErrorEvent, [model_values(event) for event in error_events])
-        # Sends are plain rows here, not models: counted from the values just written.
-        rollups.add(
-            Counter((provider.pk, row["channel"], row["created_at"]) for row in send_rows),
-            rollups.error_counts(error_events),
-        )
-        alert_on_commit(provider, [outcomes[i].error for i, _ in failed], ErrorEvent.Source.INGEST)
+        send_ids, error_ids = record_batch(provider, send_rows, failures, source=ErrorEvent.Source.INGEST)
+    failed = [(fresh[position], send_ids[position]) for position, *_ in failures]
     error_id_of = {i: error_id for (i, _), error_id in zip(failed, error_ids, strict=True)}
     for i, send_id in zip(fresh, send_ids, strict=True):
         error = outcomes[i].error
-        results[i] = {
+        result: dict[str, Any] = {
             "index": i,
             "send_id": send_id,
             "error_event_id": error_id_of.get(i),
@@ -430,13 +383,15 @@ def _write(provider: Provider, outcomes: list[_Outcome], first_with_key: dict[st
             "category": str(error.category) if error else None,
             "duplicate": False,
         }
+        results[i] = result
         key = outcomes[i].event.idempotency_key
         if key is not None:
-            seen[key] = {k: v for k, v in results[i].items() if k != "index"}
+            seen[key] = {k: v for k, v in result.items() if k != "index"}
     for index, outcome in enumerate(outcomes):
-        if results[index] is None:  # a key recorded before, or earlier in this request
-            results[index] = {"index": index, **seen[outcome.event.idempotency_key], "duplicate": True}
-    return results  # type: ignore[return-value]
+        key = outcome.event.idempotency_key
+        if results[index] is None and key is not None:  # a key recorded before, or earlier in this request
+            results[index] = {"index": index, **seen[key], "duplicate": True}
+    return [result for result in results if result is not None]  # every index is filled by now
 
 
 def _recorded_keys(provider: Provider, keys: list[str]) -> dict[str, dict[str, Any]]:
@@ -457,6 +412,7 @@ def _recorded_keys(provider: Provider, keys: list[str]) -> dict[str, dict[str, A
             "category": category or None,
         }
         for key, pk, error_id, code, category in rows
+        if key is not None  # always: filtered on idempotency_key__in
     }
 
 

@@ -113,13 +113,13 @@ def _upsert(tables: list[tuple]) -> None:
             rows, row_marks = _rows(counts), "(" + ", ".join(["%s"] * (len(key_columns) + 1)) + ")"
             for start in range(0, len(rows), ROWS_PER_STATEMENT):
                 chunk = rows[start : start + ROWS_PER_STATEMENT]
-                params = [
+                chunk_params = [
                     connection.ops.adapt_datetimefield_value(v) if isinstance(v, datetime) else v
                     for row in chunk
                     for v in row
                 ]
                 values = f"VALUES {', '.join([row_marks] * len(chunk))}"
-                cursor.execute(_upsert_sql(model, key_columns, count_column, values), params)
+                cursor.execute(_upsert_sql(model, key_columns, count_column, values), chunk_params)
 
 
 def _rows(counts: Counter) -> list[tuple]:

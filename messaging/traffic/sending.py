@@ -21,21 +21,23 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from messaging import background
 from messaging.models import Channel, Provider, Send, SendAttempt, SendStatus
-from messaging.traffic import breaker, rollups
+from messaging.traffic import breaker, clean, rollups
 from messaging.traffic.bulk import insert_returning_ids, update_where
-from messaging.traffic.writer import record_errors
+from messaging.traffic.writer import record_error, record_errors
 from messaging.vault.adapters import (
     NoCredential,
     active_credential,
     adapter_for,
-    send_with_grace_fallback,
     touch,
+    with_grace_fallback,
 )
 from messaging.vault.crypto import VaultError
 from providers import BaseAdapter, Category, NormalizedError, OutgoingMessage, SendOutcome, get_adapter_class
@@ -162,13 +164,11 @@ def _sha256(text: str) -> str:
 
 def dispatch(kind: str, send_ids: Sequence[int], countdown: float | None = None) -> None:
     """Enqueue delivery in chunks the vendor accepts. A broker outage only delays: the sweeper retries."""
-    from messaging import tasks
-
     size = get_adapter_class(kind).max_recipients
     for start in range(0, len(send_ids), size):
         chunk = list(send_ids[start : start + size])
         try:
-            tasks.deliver_sends.apply_async(args=[chunk], countdown=countdown)
+            background.start("messaging.tasks.deliver_sends", [chunk], countdown=countdown)
         except Exception:  # kombu raises several types when the broker is away
             log.warning("broker unavailable; sends %s stay queued for the sweeper", chunk, exc_info=True)
 
@@ -182,7 +182,7 @@ def deliver(send_ids: Sequence[int]) -> None:
     if not sends:
         return
     provider = sends[0].provider
-    adapter_class = get_adapter_class(provider.kind)
+    adapter_class = provider.adapter_class
     try:
         credential = active_credential(provider)
         adapter = adapter_for(provider, credential)
@@ -201,7 +201,14 @@ def deliver(send_ids: Sequence[int]) -> None:
     )
     try:
         # A refused active key is retried once with the previous key during its grace period.
-        outcome, credential = send_with_grace_fallback(provider, credential, adapter, message, first)
+        outcome, credential = with_grace_fallback(
+            provider,
+            credential,
+            lambda a: a.send(message),
+            adapter=adapter,
+            # The refused attempt is kept as an ErrorEvent of the first send.
+            on_refused=lambda error: record_error(provider, error, source="send", send=first),
+        )
     except Exception:
         log.exception("adapter %s failed while sending %s", provider.kind, [s.pk for s in sends])
         outcome = SendOutcome(http_status=None, latency_ms=0, error=_internal_error(provider.kind))
@@ -266,7 +273,7 @@ def _lock_due(send_ids: Sequence[int], due_by: datetime) -> list[Send]:
 @dataclass
 class _Decision:
     status: str
-    delay: float | None = None
+    delay: float = 0.0  # seconds before the next attempt; read only when status is QUEUED
     reason: str = ""
 
 
@@ -281,17 +288,17 @@ def apply_outcome(sends: list[Send], outcome: SendOutcome, adapter_class: type[B
         for send in sends:
             send.http_status = outcome.http_status
             send.latency_ms = outcome.latency_ms
-            send.request_id = (outcome.request_id or "")[:128]
+            send.request_id = clean.text(outcome.request_id, 128)
             result = results.get(send.recipient)
             error = outcome.error or (result.error if result else None)
             if error is None and result is not None and result.accepted:
                 decision = _Decision(SendStatus.ACCEPTED)
-                send.vendor_message_id = (result.vendor_message_id or "")[:128]
+                send.vendor_message_id = clean.text(result.vendor_message_id, 128)
             else:
-                error = error or _missing_result(provider.kind, send.recipient, outcome.http_status)
+                error = clean.error(error or _missing_result(provider.kind, send.recipient, outcome.http_status))
                 failures.append((error, send))
                 decision = _decide(send, error, adapter_class)
-                send.error_code, send.error_category = error.provider_code[:100], str(error.category)
+                send.error_code, send.error_category = error.provider_code, str(error.category)
             _apply(send, decision, now)
             if decision.status == SendStatus.QUEUED and decision.delay <= SHORT_WAIT_SECONDS:
                 retries[round(decision.delay, 1)].append(send.pk)
@@ -304,7 +311,7 @@ def apply_outcome(sends: list[Send], outcome: SendOutcome, adapter_class: type[B
                 "latency_ms": outcome.latency_ms,
                 "http_status": outcome.http_status,
                 "outcome": SendStatus.FAILED if outcome.error else SendStatus.ACCEPTED,
-                "error_code": outcome.error.provider_code[:100] if outcome.error else "",
+                "error_code": clean.text(outcome.error.provider_code, 100) if outcome.error else "",
             },
             send_id__in=[send.pk for send in sends],
             outcome=SendStatus.SENDING,
@@ -315,7 +322,7 @@ def apply_outcome(sends: list[Send], outcome: SendOutcome, adapter_class: type[B
             # Read with the claim: no failures then, nothing to reset (and no write to a hot row).
             breaker.record_success(provider.pk)
         for delay, ids in retries.items():
-            transaction.on_commit(lambda ids=ids, delay=delay: dispatch(provider.kind, ids, countdown=delay))
+            transaction.on_commit(partial(dispatch, provider.kind, ids, countdown=delay))
 
 
 OUTCOME_FIELDS = (
@@ -440,7 +447,7 @@ def sweep_outbox(limit: int = 1000) -> SweepReport:
             Send.objects.filter(pk__in=[pk for pk, _, _ in due]).update(next_attempt_at=now)
             kinds = dict(Provider.objects.filter(pk__in={p for _, p, _ in due}).values_list("pk", "kind"))
             for (provider_id, _batch), ids in _group(due).items():
-                transaction.on_commit(lambda kind=kinds[provider_id], ids=ids: dispatch(kind, ids))
+                transaction.on_commit(partial(dispatch, kinds[provider_id], ids))
             report.dispatched = len(due)
         stale = list(
             Send.objects.select_for_update(skip_locked=True, of=("self",))
@@ -448,7 +455,7 @@ def sweep_outbox(limit: int = 1000) -> SweepReport:
             .filter(status=SendStatus.SENDING, claimed_at__lt=now - stale_claim_after())[:limit]
         )
         for send in stale:
-            if get_adapter_class(send.provider.kind).idempotent_sends and send.attempts < max_attempts():
+            if send.provider.adapter_class.idempotent_sends and send.attempts < max_attempts():
                 _apply(
                     send, _Decision(SendStatus.QUEUED, delay=0, reason="worker lost; resending with the same key"), now
                 )
@@ -463,7 +470,7 @@ def sweep_outbox(limit: int = 1000) -> SweepReport:
             SendAttempt.objects.filter(send__in=stale, outcome=SendStatus.SENDING).update(outcome=SendStatus.UNKNOWN)
             for send in stale:
                 if send.status == SendStatus.QUEUED:
-                    transaction.on_commit(lambda kind=send.provider.kind, pk=send.pk: dispatch(kind, [pk]))
+                    transaction.on_commit(partial(dispatch, send.provider.kind, [send.pk]))
     return report
 
 

@@ -6,18 +6,18 @@ in the same transaction (record_error does it; the ingest writer for its batch).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from messaging.models import ErrorEvent, Provider, Send
-from messaging.traffic import rollups
-from messaging.traffic.bulk import insert_returning_ids, model_values
+from messaging.traffic import clean, rollups, signals
+from messaging.traffic.bulk import copy_returning_ids, insert_returning_ids, model_values
 from providers import NormalizedError
-
-MESSAGE_LIMIT = 2000
 
 
 def build_error_event(
@@ -29,7 +29,8 @@ def build_error_event(
     channel: str | None = None,
     occurred_at: datetime | None = None,
 ) -> ErrorEvent:
-    """An unsaved ErrorEvent for ``error``; the vendor's code is kept exactly as sent."""
+    """An unsaved ErrorEvent for ``error``, its text cleaned once; the vendor's code is kept as sent (made storable)."""
+    error = clean.error(error)
     return ErrorEvent(
         provider=provider,
         send=send,
@@ -37,14 +38,14 @@ def build_error_event(
         channel=channel or (send.channel if send else "sms"),
         occurred_at=occurred_at or timezone.now(),
         http_status=error.http_status,
-        error_code=error.provider_code[:100],
+        error_code=error.provider_code,
         category=str(error.category),
         retryable=error.retryable,
         known=error.known,
-        message=(error.message or "")[:MESSAGE_LIMIT],
-        param=(error.param or "")[:100],
-        request_id=(error.request_id or "")[:200],
-        details=_json_safe(error.details),
+        message=error.message,
+        param=error.param or "",
+        request_id=error.request_id or "",
+        details=error.details,
         raw_body=error.raw_body,
     )
 
@@ -69,28 +70,45 @@ def record_errors(
     return events
 
 
-def alert_on_commit(provider: Provider, errors: list[NormalizedError], source: str | None) -> None:
-    """Money, plan and key errors open their alerts as soon as the error is committed.
+def record_batch(
+    provider: Provider,
+    send_rows: list[dict[str, Any]],
+    failures: Sequence[tuple[int, NormalizedError, str, datetime]],
+    *,
+    source: str,
+) -> tuple[list[int], list[int]]:
+    """Sends reported in bulk (ingest) and the errors of some of them, in one transaction.
 
-    Balance polls are left out (the poller evaluates its own failures), and so are checks of
-    a key not yet in use. ``robust``: an alerting problem is logged and never undoes or
-    breaks the send that recorded the error.
+    ``send_rows`` are plain column values (COPY on PostgreSQL); each failure names its row's
+    position, the error, the channel and when it happened. Returns the new send ids and error
+    event ids (in the order of ``failures``).
     """
-    from messaging.alerts import lifecycle as alerts
+    # No savepoint: inside the caller's transaction this is all or nothing with it.
+    with transaction.atomic(savepoint=False):
+        send_ids = copy_returning_ids(Send, send_rows)
+        events = []
+        for position, error, channel, occurred_at in failures:
+            event = build_error_event(provider, error, source=source, channel=channel, occurred_at=occurred_at)
+            event.send_id = send_ids[position]
+            events.append(event)
+        error_ids = insert_returning_ids(ErrorEvent, [model_values(event) for event in events])
+        # Sends are plain rows here, not models: counted from the values just written.
+        rollups.add(
+            Counter((provider.pk, row["channel"], row["created_at"]) for row in send_rows),
+            rollups.error_counts(events),
+        )
+        alert_on_commit(provider, [error for _, error, _, _ in failures], source)
+    return send_ids, error_ids
 
-    if source in (ErrorEvent.Source.BALANCE, ErrorEvent.Source.VERIFY):
-        return
-    wanted = [error for error in errors if alerts.wants(error)]
-    if wanted:
-        transaction.on_commit(lambda: alerts.errors_recorded(provider, wanted), robust=True)
 
+def alert_on_commit(provider: Provider, errors: list[NormalizedError], source: str | None) -> None:
+    """Announce the errors once the transaction commits (messaging.alerts decides what opens an alert).
 
-def _json_safe(value):
-    """Vendor details may hold Decimals or odd types; JSONField needs plain JSON."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
+    ``robust``: a listener's problem is logged and never undoes or breaks the send that
+    recorded the error.
+    """
+    if errors:
+        transaction.on_commit(
+            lambda: signals.errors_recorded.send(sender=Provider, provider=provider, errors=errors, source=source),
+            robust=True,
+        )

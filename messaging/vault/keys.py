@@ -20,7 +20,6 @@ writes an AuditEntry through services.audit with the hint and fingerprint only.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -28,13 +27,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from messaging.models import Alert, Credential, Provider
-from messaging.traffic.writer import record_error
-from messaging.vault import audit
-from messaging.vault.adapters import adapter_for, scrub_result
-from messaging.vault.crypto import VaultError, seal
+from messaging.models import Credential, Provider
+from messaging.vault import audit, signals
+from messaging.vault.actor import SYSTEM, Actor
+from messaging.vault.adapters import bound_to_current_origin
+from messaging.vault.crypto import seal
 from providers import ApiCredential
-from providers.base import scrub
 
 log = logging.getLogger(__name__)
 
@@ -59,20 +57,12 @@ class RotationInProgress(CredentialError):
     """The provider already has a pending key: one rotation at a time."""
 
 
-@dataclass(frozen=True)
-class VerifyResult:
-    ok: bool
-    code: str
-    message: str
-    http_status: int | None = None
-
-
 # -- add -----------------------------------------------------------------------------
 
 
 @sensitive_variables()
 def add_pending(
-    provider: Provider, key: str, secret: str | None = None, label: str = "", *, request=None
+    provider: Provider, key: str, secret: str | None = None, label: str = "", *, actor: Actor = SYSTEM
 ) -> Credential:
     """Seal ``key`` (and ``secret``) and store it as the provider's pending key."""
     key = (key or "").strip()
@@ -93,7 +83,6 @@ def add_pending(
             f"This key is already stored for {provider.name} (…{known.hint}, {known.get_state_display().lower()})."
             + (" A revoked key cannot come back: create a new key at the vendor." if known.state == "revoked" else "")
         )
-    user = getattr(request, "user", None)
     try:
         with transaction.atomic():
             credential = Credential.objects.create(
@@ -104,13 +93,13 @@ def add_pending(
                 fingerprint=sealed.fingerprint,
                 hint=sealed.hint,
                 state=Credential.State.PENDING,
-                created_by=user if user is not None and user.is_authenticated else None,
+                created_by=actor.user,
             )
     except IntegrityError:
         # A concurrent add won the race for the one pending slot.
         raise _rotation_in_progress(provider.credentials.filter(state=Credential.State.PENDING).first()) from None
     audit.record(
-        request,
+        actor,
         "credential.add",
         credential,
         provider=provider.slug,
@@ -131,67 +120,6 @@ def _rotation_in_progress(pending: Credential | None) -> RotationInProgress:
     )
 
 
-# -- verify --------------------------------------------------------------------------
-
-
-@sensitive_variables()
-def verify(credential: Credential, *, request=None) -> VerifyResult:
-    """Check the key with a live balance call through the adapter and keep the result on the row."""
-    if credential.state == Credential.State.REVOKED:
-        raise CredentialError("A revoked key cannot be verified.")
-    provider = credential.provider
-    try:
-        adapter = adapter_for(provider, credential)
-    except VaultError as exc:
-        result = VerifyResult(False, "vault_error", str(exc))
-    else:
-        secrets = (adapter.credential.key, adapter.credential.secret)
-        try:
-            balance = scrub_result(adapter.fetch_balance(), adapter)
-        except Exception:
-            log.exception("balance call of %s failed while verifying key …%s", provider.slug, credential.hint)
-            result = VerifyResult(False, "sendwatch_error", "Sendwatch failed while calling the vendor; see the log.")
-        else:
-            if balance.error is None:
-                result = VerifyResult(True, "ok", _describe_balance(balance), balance.http_status)
-            else:
-                error = balance.error
-                # Kept for support as a "credential check" error; it opens no alert (the key is not in use).
-                record_error(provider, error, source="verify")
-                message = scrub(error.message or error.description or "", secrets)
-                result = VerifyResult(False, scrub(error.provider_code, secrets), message, error.http_status)
-        del adapter, secrets
-    now = timezone.now()
-    summary = ("Key accepted: " + result.message) if result.ok else f"{result.code}: {result.message}"
-    Credential.objects.filter(pk=credential.pk).update(
-        verified_at=now, verify_ok=result.ok, verify_message=summary[:300]
-    )
-    credential.verified_at, credential.verify_ok, credential.verify_message = now, result.ok, summary[:300]
-    audit.record(
-        request,
-        "credential.verify",
-        credential,
-        provider=provider.slug,
-        hint=credential.hint,
-        fingerprint=credential.fingerprint,
-        ok=result.ok,
-        code=result.code,
-        http_status=result.http_status,
-    )
-    return result
-
-
-def _describe_balance(balance) -> str:
-    if balance.unavailable:
-        return "the vendor answered, its balance is temporarily unavailable"
-    if balance.amount is not None:
-        return f"balance {balance.amount} {balance.currency}".strip()
-    if balance.limit is not None:
-        used = balance.used if balance.used is not None else "?"
-        return f"{used} of {balance.limit} {balance.unit}".strip() + " used"
-    return "the vendor answered"
-
-
 # -- activate, roll back, revoke -----------------------------------------------------
 
 
@@ -202,7 +130,12 @@ def _locked(provider_id: int) -> dict[int, Credential]:
 
 
 @transaction.atomic
-def activate(credential: Credential, grace: timedelta = timedelta(seconds=DEFAULT_GRACE_SECONDS), *, request=None):
+def activate(
+    credential: Credential,
+    grace: timedelta = timedelta(seconds=DEFAULT_GRACE_SECONDS),
+    *,
+    actor: Actor = SYSTEM,
+) -> Credential:
     """Make a verified pending key active; the active key becomes RETIRED for ``grace``.
 
     A key retired by an earlier rotation whose grace has not ended is revoked now:
@@ -216,13 +149,15 @@ def activate(credential: Credential, grace: timedelta = timedelta(seconds=DEFAUL
         raise CredentialError("Only a pending key can be activated.")
     if current.verify_ok is not True:
         raise CredentialError("Verify the key first: only a key the vendor accepted can be activated.")
+    if not bound_to_current_origin(current.provider, current):
+        raise CredentialError(f"Verify the key again for {current.provider.api_origin}: it was verified elsewhere.")
     now = timezone.now()
     previous = next((row for row in rows.values() if row.state == Credential.State.ACTIVE), None)
     for row in rows.values():
         if row.state == Credential.State.RETIRED:
             _revoke_row(row, now)
             audit.record(
-                request,
+                actor,
                 "credential.auto_revoke",
                 row,
                 provider=row.provider.slug,
@@ -237,7 +172,7 @@ def activate(credential: Credential, grace: timedelta = timedelta(seconds=DEFAUL
     current.retired_at = current.grace_until = None
     current.save(update_fields=["state", "activated_at", "retired_at", "grace_until"])
     audit.record(
-        request,
+        actor,
         "credential.activate",
         current,
         provider=current.provider.slug,
@@ -246,14 +181,17 @@ def activate(credential: Credential, grace: timedelta = timedelta(seconds=DEFAUL
         grace_seconds=int(grace.total_seconds()),
         previous_hint=previous.hint if previous else None,
         previous_fingerprint=previous.fingerprint if previous else None,
-        previous_grace_until=previous.grace_until.isoformat() if previous else None,
+        previous_grace_until=previous.grace_until.isoformat() if previous and previous.grace_until else None,
     )
-    transaction.on_commit(lambda: _clear_age_alert(current.provider, current.hint))
+    transaction.on_commit(
+        lambda: signals.key_activated.send(sender=Credential, provider=current.provider, hint=current.hint),
+        robust=True,  # the rotation is done; the daily age check clears a stale alert at the latest
+    )
     return current
 
 
 @transaction.atomic
-def rollback(provider: Provider, *, request=None) -> Credential:
+def rollback(provider: Provider, *, actor: Actor = SYSTEM) -> Credential:
     """Restore the key retired by the last rotation (within its grace); the current active key is revoked.
 
     A key one rolls back from is not trusted any more, so it is revoked rather than
@@ -269,13 +207,19 @@ def rollback(provider: Provider, *, request=None) -> Credential:
     if not in_grace:
         raise CredentialError("There is no previous key within its grace period to roll back to.")
     restored = max(in_grace, key=lambda row: (row.retired_at or now, row.pk))
+    if not bound_to_current_origin(provider, restored):
+        # Restoring it would leave the provider with a key that may not be sent anywhere.
+        raise CredentialError(
+            f"The previous key …{restored.hint} was verified for another host than {provider.api_origin}; "
+            "it can't be rolled back to."
+        )
     current = next((row for row in rows.values() if row.state == Credential.State.ACTIVE), None)
     if current is not None:
         _revoke_row(current, now)
     restored.state, restored.retired_at, restored.grace_until = Credential.State.ACTIVE, None, None
     restored.save(update_fields=["state", "retired_at", "grace_until"])
     audit.record(
-        request,
+        actor,
         "credential.rollback",
         restored,
         provider=provider.slug,
@@ -297,7 +241,7 @@ def confirmation_matches(credential: Credential, confirmation: str) -> bool:
 
 
 @transaction.atomic
-def revoke(credential: Credential, *, confirmation: str, request=None) -> Credential:
+def revoke(credential: Credential, *, confirmation: str, actor: Actor = SYSTEM) -> Credential:
     """Revoke a key now. Revoking the active key is an emergency: the provider has no key until the next one."""
     rows = _locked(credential.provider_id)
     row = rows.get(credential.pk)
@@ -310,7 +254,7 @@ def revoke(credential: Credential, *, confirmation: str, request=None) -> Creden
     previous_state = row.state
     _revoke_row(row, timezone.now())
     audit.record(
-        request,
+        actor,
         "credential.emergency_revoke" if previous_state == Credential.State.ACTIVE else "credential.revoke",
         row,
         provider=row.provider.slug,
@@ -328,7 +272,7 @@ def _revoke_row(row: Credential, now) -> None:
     row.save(update_fields=["state", "revoked_at"])
 
 
-def revoke_expired(now=None) -> int:
+def revoke_expired(now=None, *, actor: Actor = SYSTEM) -> int:
     """Revoke retired keys whose grace period has ended (the beat task). Returns how many."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -341,14 +285,14 @@ def revoke_expired(now=None) -> int:
         for row in rows:
             _revoke_row(row, now)
             audit.record(
-                None,
+                actor,
                 "credential.auto_revoke",
                 row,
                 provider=row.provider.slug,
                 hint=row.hint,
                 fingerprint=row.fingerprint,
                 reason="grace period ended",
-                grace_until=row.grace_until.isoformat(),
+                grace_until=row.grace_until.isoformat() if row.grace_until else None,  # never None: filtered above
             )
     if rows:
         log.info("revoked %d retired key(s) whose grace period ended", len(rows))
@@ -369,44 +313,3 @@ def age_days(credential: Credential, now=None) -> int:
 def too_old(credential: Credential, now=None) -> bool:
     """Keys are aged from when they were added to Sendwatch (the vendor's own date is unknown)."""
     return credential.state in ("active", "pending") and (now or timezone.now()) - credential.created_at > max_age()
-
-
-def check_ages(now=None) -> dict[str, list[str]]:
-    """Raise a credential_age warning for every provider whose active key is too old; clear the others."""
-    from messaging.alerts import lifecycle as alerts
-
-    now = now or timezone.now()
-    report: dict[str, list[str]] = {"raised": [], "cleared": []}
-    active = {
-        c.provider_id: c for c in Credential.objects.filter(state=Credential.State.ACTIVE).select_related("provider")
-    }
-    for provider in Provider.objects.order_by("pk"):
-        credential = active.get(provider.pk)
-        if credential is not None and too_old(credential, now):
-            days = age_days(credential, now)
-            alerts.raise_condition(
-                provider,
-                Alert.Kind.CREDENTIAL_AGE,
-                Alert.Severity.WARNING,
-                f"{provider.name}: API key …{credential.hint} is {days} days old; rotate it",
-                {
-                    "hint": credential.hint,
-                    "fingerprint": credential.fingerprint,
-                    "age_days": days,
-                    "max_age_days": max_age().days,
-                    "added_at": credential.created_at.isoformat(),
-                },
-            )
-            report["raised"].append(provider.slug)
-        elif alerts.clear_condition(provider, Alert.Kind.CREDENTIAL_AGE, note="the active key is within the policy"):
-            report["cleared"].append(provider.slug)
-    return report
-
-
-def _clear_age_alert(provider: Provider, hint: str) -> None:
-    try:
-        from messaging.alerts import lifecycle as alerts
-
-        alerts.clear_condition(provider, Alert.Kind.CREDENTIAL_AGE, note=f"new key …{hint} activated")
-    except Exception:  # the rotation is done; the daily check clears the alert at the latest
-        log.exception("could not clear the key-age alert of %s", provider.slug)

@@ -23,12 +23,13 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django_htmx.http import HttpResponseClientRedirect
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 REAUTH_SESSION_KEY = "sendwatch_reauth_at"
 
@@ -41,14 +42,14 @@ def requires(*perms: str) -> Callable[[View], View]:
 
     def decorator(view: View) -> View:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
             if not request.user.is_authenticated:
                 return login_redirect(request)
             if not request.user.has_perms(perms):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
-        wrapped.required_permissions = tuple(perms)
+        _mark(wrapped, "required_permissions", tuple(perms))
         return wrapped
 
     return decorator
@@ -56,8 +57,13 @@ def requires(*perms: str) -> Callable[[View], View]:
 
 def public(view: View) -> View:
     """Mark a view as intentionally open to anonymous users."""
-    view.public = True
+    _mark(view, "public", True)
     return view
+
+
+def _mark(view: View, name: str, value: object) -> None:
+    """Set a marker attribute on a view function (read with getattr, as :func:`is_marked` does)."""
+    setattr(view, name, value)
 
 
 def is_marked(view: object) -> bool:
@@ -74,7 +80,7 @@ def login_redirect(request: HttpRequest) -> HttpResponse:
 
 def _htmx_origin(request: HttpRequest) -> str:
     """The page the htmx request came from (same host only), else the request's own path."""
-    current = getattr(request.htmx, "current_url_abs_path", None)
+    current = getattr(request.htmx, "current_url_abs_path", None)  # type: ignore[attr-defined]  # set by django-htmx middleware
     if current and url_has_allowed_host_and_scheme(current, allowed_hosts={request.get_host()}):
         return current
     return request.get_full_path()
@@ -116,7 +122,7 @@ def recent_auth_required(view: View) -> View:
     """
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
         if recently_authenticated(request):
             return view(request, *args, **kwargs)
         if request.method == "GET":
@@ -131,5 +137,5 @@ def recent_auth_required(view: View) -> View:
             return HttpResponseClientRedirect(url)
         return HttpResponseRedirect(url)
 
-    wrapped.requires_recent_auth = True
+    _mark(wrapped, "requires_recent_auth", True)
     return wrapped

@@ -5,6 +5,12 @@ speaks each vendor's send and balance API with the vendor's exact error
 envelopes, HTTP statuses and headers, so adapters, dashboards and delivery
 pipelines can be exercised without real accounts.
 
+The vendors it simulates are the ones in :mod:`providers.registry`: each
+adapter is paired there with its simulated twin, one module per vendor under
+:mod:`providers.simulator.vendors`, and an account holds money or a quota as
+the adapter's ``balance_kind`` says. A vendor registered at run time (tests)
+is served at once.
+
 Run it::
 
     python -m providers.simulator --host 127.0.0.1 --port 8025

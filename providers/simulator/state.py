@@ -4,6 +4,9 @@ Everything lives behind one re-entrant lock (:attr:`SimulatorState.lock`); the
 WSGI application takes it for every check-and-mutate step (balance check + drain
 + record, token bucket, fail_next queue) and releases it before any sleep.
 :meth:`SimulatorState.snapshot` is plain JSON (Decimals become floats).
+
+Nothing here is vendor-specific: an account starts with its vendor's
+``Vendor.defaults`` and is money- or quota-based as its adapter says.
 """
 
 from __future__ import annotations
@@ -20,21 +23,13 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-KINDS: tuple[str, ...] = ("23telecom", "telephonyio", "8x8", "telnxo", "textingblue")
-# Plan-cap vendors: "balance" is messages used out of a monthly limit, not money.
-QUOTA_KINDS = frozenset({"telnxo", "textingblue"})
+from providers.simulator.vendors import VENDORS
+
+# A live view of the registry, so a vendor registered at run time is served too.
+KINDS = VENDORS.keys()
 
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 MAX_RECORDED_MESSAGES = 100_000
-
-# Defaults an account of each kind starts with (see the vendor notes in /work/shared/vendors).
-KIND_DEFAULTS: dict[str, dict[str, Any]] = {
-    "23telecom": {"balance": Decimal("100.00"), "currency": "EUR", "cost_per_message": Decimal("0.035")},
-    "telephonyio": {"balance": Decimal("100.00"), "currency": "USD", "cost_per_message": Decimal("0.05")},
-    "8x8": {"balance": Decimal("100.00"), "currency": "USD", "cost_per_message": Decimal("0.045")},
-    "telnxo": {"balance": None, "currency": "", "quota_limit": 50_000, "plan": "growth", "cost_per_message": 0},
-    "textingblue": {"balance": None, "currency": "", "quota_limit": 10_000, "plan": "pro", "cost_per_message": 0},
-}
 
 PSEUDO_CODES = frozenset({"garbage", "empty", "timeout", "disconnect", "accept_then_disconnect"})
 
@@ -151,7 +146,9 @@ class AccountConfig:
 
     @classmethod
     def defaults(cls, kind: str, account: str) -> AccountConfig:
-        config = cls(**{k: Decimal(v) if k == "cost_per_message" else v for k, v in KIND_DEFAULTS[kind].items()})
+        defaults = VENDORS[kind].defaults
+        values: dict[str, Any] = {k: Decimal(v) if k == "cost_per_message" else v for k, v in defaults.items()}
+        config = cls(**values)
         config.user_id = int(hashlib.sha256(account.encode()).hexdigest()[:6], 16) % 100_000 + 1
         return config
 
@@ -230,6 +227,8 @@ class Account:
     name: str
     config: AccountConfig
     created_at: float
+    # Plan-cap vendor (from its adapter's balance_kind): "balance" is messages used, not money.
+    quota_based: bool = False
     messages: list[dict[str, Any]] = field(default_factory=list)
     # idempotency key -> (first use, vendor message id)
     idempotency: dict[str, tuple[float, str]] = field(default_factory=dict)
@@ -253,10 +252,6 @@ class Account:
             self.id_rng = random.Random(f"id:{seed}")
 
     # -- money / quota ------------------------------------------------------
-
-    @property
-    def quota_based(self) -> bool:
-        return self.kind in QUOTA_KINDS
 
     def quota_left(self) -> int | None:
         if self.config.quota_limit is None:
@@ -378,13 +373,14 @@ class SimulatorState:
 
     def account(self, kind: str, name: str) -> Account:
         """The account, created with its kind's defaults on first use."""
-        if kind not in KINDS:
-            raise KeyError(kind)
+        vendor = VENDORS[kind]  # KeyError for a kind nobody registered
         with self.lock:
             account = self.accounts.get((kind, name))
             if account is None:
                 config = AccountConfig.defaults(kind, name)
-                account = Account(kind=kind, name=name, config=config, created_at=self.clock())
+                account = Account(
+                    kind=kind, name=name, config=config, created_at=self.clock(), quota_based=vendor.quota_based
+                )
                 account.reseed()
                 self.accounts[(kind, name)] = account
             return account

@@ -166,3 +166,23 @@ def test_our_own_sends_come_from_the_hourly_rollups_over_the_windows_whole_hours
     runway = runway_for_providers([blue], now)[blue.pk]
     assert runway.burn_per_hour == pytest.approx(70 / 71.5)
     assert "Sendwatch's sends: 70 over 71.5 h" in runway.basis
+
+
+@pytest.mark.django_db
+def test_a_new_provider_with_backfilled_sends_forecasts_from_the_sends_own_span():
+    """Found: created an hour ago with three days of backfilled sends, the rate divided by 1 h (a false critical)."""
+    now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    blue = Provider.objects.create(name="Blue", slug="blue", kind="textingblue")
+    Provider.objects.filter(pk=blue.pk).update(created_at=now - timedelta(hours=1))
+    blue.refresh_from_db()
+    history(blue, [(0.9, 100), (0, 100)], limit=10_000, now=now)  # an hour of readings, no counter growth
+    for hours_ago in range(1, 61):  # 518 sends spread over 60 hours before the provider existed
+        at = now - timedelta(hours=hours_ago)
+        rows = Send.objects.bulk_create(
+            Send(provider=blue, recipient="+447700900001", status=SendStatus.ACCEPTED, created_at=at)
+            for _ in range(9 if hours_ago <= 38 else 8)
+        )
+        rollups.record(sends=rows)
+    runway = runway_for_providers([blue], now)[blue.pk]
+    assert runway.burn_per_hour == pytest.approx(518 / 60, rel=0.01)
+    assert runway.burn_per_hour < 10  # not 518 per hour

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from messaging.alerts.lifecycle import evaluate_spikes
+from messaging.alerts.spikes import evaluate_spikes
 from messaging.models import Alert, ErrorEvent, Provider, Send
 
 pytestmark = pytest.mark.django_db

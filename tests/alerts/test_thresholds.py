@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from messaging.alerts import balances
+from messaging.alerts import balances, spikes
 from messaging.alerts import lifecycle as alerts
 from messaging.alerts.runway import runway_for
 from messaging.models import Alert, BalanceSnapshot, ErrorEvent, Provider, Send
@@ -50,7 +50,7 @@ def spike(provider, sends=100, errors=8, minutes_ago=5):
     ErrorEvent.objects.bulk_create(
         ErrorEvent(provider=provider, occurred_at=at, error_code="E1", category="server") for _ in range(errors)
     )
-    alerts.evaluate_spikes()
+    spikes.evaluate_spikes()
     return opened(provider)
 
 

@@ -1,8 +1,9 @@
-"""Fixtures for the ingest API tests: a token, one provider per vendor, and a poster."""
+"""Fixtures for the ingest API tests: a token, one provider per vendor, a poster, and a clean rate-limit cache."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -14,9 +15,20 @@ from messaging.vault import tokens
 SLUGS = {"23telecom": "t23", "textingblue": "tblue", "8x8": "e8", "telnxo": "tnx", "telephonyio": "tio"}
 
 
+@pytest.fixture(autouse=True)
+def _own_rate_limits(settings):
+    """Rate-limit counters of this test only: a key prefix of its own in the configured (shared) cache."""
+    settings.CACHES = {
+        alias: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"} for alias, config in settings.CACHES.items()
+    }
+    # The property tests send 150 requests a test as fast as they can: the per-token limit is
+    # counted here but not reached (its own tests, with small limits, are in tests/security/test_tokens.py).
+    settings.SENDWATCH_API_RATE = settings.SENDWATCH_API_BURST = 1_000_000
+
+
 @pytest.fixture
 def token(db) -> str:
-    _, plaintext = tokens.create_token("ingest tests")
+    _, plaintext = tokens.create_token("ingest tests", providers=tokens.ALL_PROVIDERS)
     return plaintext
 
 

@@ -74,7 +74,7 @@ def test_the_scheme_is_case_insensitive(post, vendors, token):
 
 def test_the_token_never_appears_in_answers_or_logs(post, vendors, token, caplog):
     caplog.set_level(logging.DEBUG)
-    revoked_row, revoked = tokens.create_token("old")
+    revoked_row, revoked = tokens.create_token("old", providers=tokens.ALL_PROVIDERS)
     tokens.revoke(revoked_row)
     answers = [
         post(PAYLOAD),

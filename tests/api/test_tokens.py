@@ -26,7 +26,7 @@ def run(*args) -> str:
 
 
 def _create(name: str = "billing-service") -> tuple[str, str]:
-    output = run("create_api_token", name)
+    output = run("create_api_token", name, "--providers", "all")
     (token,) = TOKEN_RE.findall(output)
     return output, token
 
@@ -58,15 +58,15 @@ def test_two_tokens_differ():
 
 def test_create_refuses_a_blank_name():
     with pytest.raises(CommandError):
-        run("create_api_token", "   ")
+        run("create_api_token", "   ", "--providers", "all")
     assert not ApiToken.objects.exists()
 
 
 def test_create_can_record_its_creator(admin_user):
-    run("create_api_token", "ci", "--user", admin_user.username)
+    run("create_api_token", "ci", "--providers", "all", "--user", admin_user.username)
     assert ApiToken.objects.get().created_by == admin_user
     with pytest.raises(CommandError, match="no user"):
-        run("create_api_token", "ci", "--user", "nobody")
+        run("create_api_token", "ci", "--providers", "all", "--user", "nobody")
 
 
 def test_a_created_token_authenticates(post, vendors):
@@ -81,7 +81,7 @@ def test_list_shows_every_token_but_never_the_token():
     tokens.revoke(ApiToken.objects.get(name="first"))
     output = run("list_api_tokens")
     lines = output.splitlines()
-    assert lines[0].split() == ["ID", "NAME", "PREFIX", "CREATED", "LAST", "USED", "REVOKED"]
+    assert lines[0].split() == ["ID", "NAME", "PREFIX", "SCOPES", "PROVIDERS", "CREATED", "LAST", "USED", "REVOKED"]
     assert first[:8] in output and second[:8] in output
     for token in (first, second):
         assert token not in output and token[8:16] not in output
@@ -141,7 +141,7 @@ def test_revoke_never_echoes_a_mistyped_whole_token():
 
 def test_revoke_refuses_an_ambiguous_prefix():
     for name in ("one", "two"):
-        row, _ = tokens.create_token(name)
+        row, _ = tokens.create_token(name, providers=tokens.ALL_PROVIDERS)
         ApiToken.objects.filter(pk=row.pk).update(prefix="swk_same")
     with pytest.raises(CommandError, match="2 API tokens share the prefix 'swk_same'"):
         run("revoke_api_token", "swk_same")

@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from messaging import background, tasks
 from messaging.models import Alert, Provider
 from messaging.vault.roles import ACCOUNT_MANAGER, ensure_roles
 from tests.alerts.conftest import history
@@ -46,7 +47,9 @@ def fleet(simulator, make_provider):
     return {"eu": eu, "us": us}
 
 
-def test_poll_now_and_the_self_refresh_update_the_cards_without_a_reload(page, manager, fleet):
+def test_poll_now_and_the_self_refresh_update_the_cards_without_a_reload(page, manager, fleet, monkeypatch):
+    queued = []  # Poll now hands the poll to a worker; this test is the worker
+    monkeypatch.setattr(background, "start", lambda name, args=(), **kw: queued.append((name, list(args))))
     log_in(page, "maria")
     page.goto("/")
     card = page.locator("#card-eu-main")
@@ -58,8 +61,16 @@ def test_poll_now_and_the_self_refresh_update_the_cards_without_a_reload(page, m
     page.evaluate("window.noFullReload = 'still here'")
 
     card.get_by_role("button", name="Poll now 23 Telecom EU").click()
-    result = page.locator("#card-eu-main .poll-result")
-    result.wait_for()
+    page.locator("#card-eu-main .poll-pending", has_text="Checking…").wait_for()
+    assert queued == [("messaging.tasks.poll_provider", [fleet["eu"].pk])]
+    # The self-refresh keeps a waiting card waiting: it sends the card's poll token along.
+    with page.expect_response(lambda response: "poll_pending=eu-main" in response.url) as refreshed:
+        page.evaluate("document.body.dispatchEvent(new CustomEvent('sendwatch:refresh'))")
+    assert "Checking…" in refreshed.value.text()
+    tasks.poll_provider(fleet["eu"].pk)
+    result = page.locator("#card-eu-main .poll-result", has_text="23 Telecom EU:")
+    result.wait_for()  # the card asks every 2 s
+    assert page.locator("#card-eu-main .poll-pending").count() == 0
     assert "23 Telecom EU:" in result.inner_text() and "status" in result.inner_text()
     assert page.locator("#card-eu-main .last-checked time").get_attribute("datetime") != before
     assert page.evaluate("window.noFullReload") == "still here"

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from messaging.alerts import lifecycle as alerts
 from messaging.alerts.notify import create_webhook
-from messaging.dashboard.alert_list import AlertFilters, page
+from messaging.dashboard.alert_list import ACTIVE, AlertFilters, page
+from messaging.dashboard.alerts import AlertFilterForm
 from messaging.demo import alerts as demo_alerts
 from messaging.models import Alert, AlertEvent, ErrorEvent, Notification, Provider, ProviderStatus, WebhookEndpoint
 from messaging.vault.roles import ACCOUNT_MANAGER, ADMIN, SUPPORT
@@ -354,3 +355,43 @@ def test_the_demo_opens_one_alert_in_each_state_through_the_services(db):
     # A second run adds nothing.
     assert demo_alerts.open_demo_alerts(list(Provider.objects.all())) == []
     assert Alert.objects.count() == 3
+
+
+# -- the filter form: AlertFilterForm --------------------------------------------------------------
+
+REFUSED = '<div class="error" role="alert">'  # templates/messaging/filter_errors.html, the same on every page
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"state": "closed"}, "state must be one of active, open, acknowledged, resolved, all"),
+        ({"provider": "nope"}, "unknown provider: nope"),
+        ({"kind": "fire"}, f"kind must be one of {', '.join(Alert.Kind.values)}"),
+        ({"severity": "meh"}, f"severity must be one of {', '.join(Alert.Severity.values)}"),
+        ({"after": "garbage"}, "the page link is damaged; start from the first page"),
+    ],
+)
+def test_a_refused_filter_is_a_400_that_shows_the_page_and_why(client, users, eu, params, message):
+    assert AlertFilterForm(params).problems == [message]
+    client.force_login(users[SUPPORT])
+    body = client.get(LIST, params).content.decode()
+    assert 'id="alert-filters"' in body and f"{REFUSED}<p>{message}</p></div>" in body
+    partial = client.get(LIST, params, headers=HTMX)
+    assert partial.status_code == 400 and f"{REFUSED}<p>{message}</p></div>" in partial.content.decode()
+
+
+def test_every_refused_filter_is_shown_the_same_way_on_every_page(client, users):
+    client.force_login(users[ADMIN])
+    for name in ("messaging:alerts", "messaging:errors", "messaging:sends"):
+        response = client.get(reverse(name), {"provider": "nope"}, headers=HTMX)
+        assert response.status_code == 400
+        assert f"{REFUSED}<p>unknown provider: nope</p></div>" in response.content.decode()
+
+
+def test_the_form_cleans_to_the_lists_filters(eu):
+    form = AlertFilterForm({"provider": "t23", "kind": "low_balance", "severity": "critical"})
+    assert form.is_valid() and form.cleaned_data["after"] is None
+    assert form.filters() == AlertFilters(ACTIVE, eu, "low_balance", "critical")
+    blank = AlertFilterForm({"state": "", "provider": ""})
+    assert blank.is_valid() and blank.filters() == AlertFilters()

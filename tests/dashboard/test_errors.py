@@ -3,18 +3,22 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.http import QueryDict
 from django.template import RequestContext, Template
 from django.template.defaultfilters import floatformat
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
-from messaging.dashboard.breakdown import SPARKLINE_ROWS, BadFilter, breakdown, parse_window
+from messaging.dashboard.breakdown import SPARKLINE_ROWS, breakdown, parse_window
 from messaging.dashboard.charts import fixed, stacked_bars
-from messaging.models import ErrorEvent, Provider
+from messaging.dashboard.errors import ErrorFilterForm
+from messaging.models import Channel, ErrorEvent, Provider
 from messaging.templatetags.sendwatch import bar_rects
 from messaging.traffic import rollups
 
@@ -65,7 +69,7 @@ def test_30_day_window_reaches_further_back(traffic):
     "args", [("2h",), ("custom", None, "2026-11-20"), ("custom", "2026-11-20", "2026-11-19"), ("custom", "x", "y")]
 )
 def test_bad_windows_are_refused(args):
-    with pytest.raises(BadFilter):
+    with pytest.raises(ValueError):
         parse_window(*args)
 
 
@@ -204,3 +208,125 @@ def test_a_bad_rows_value_is_a_clear_400(client, viewer, traffic):
     client.force_login(viewer)
     response = client.get(reverse("messaging:errors"), {"rows": "10"})
     assert response.status_code == 400 and b"rows must be" in response.content
+
+
+# -- the filter form: ErrorFilterForm ---------------------------------------------------------------
+
+REFUSED = '<div class="error" role="alert">'  # templates/messaging/filter_errors.html, the same on every page
+
+
+def moment(at) -> str:
+    """As <input type="datetime-local"> sends it, in the reader's time zone."""
+    return timezone.localtime(at).strftime("%Y-%m-%dT%H:%M")
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"window": "2h"}, "window must be one of 1h, 24h, 7d, 30d, custom"),
+        ({"provider": ["t23", "nope", "gone"]}, "unknown provider: gone, nope"),
+        ({"channel": "fax"}, f"channel must be one of {', '.join(Channel.values)}"),
+        ({"group": "vendor"}, "group must be 'code' or 'category'"),
+        ({"rows": "10"}, "rows must be 'all', or left out for the codes with the most errors"),
+        ({"start": "2026-11-20T08:00", "end": "2026-11-19"}, "the custom window must end after it starts"),
+        ({"window": "custom", "start": "2026-01-01", "end": "2026-06-01"}, "a custom window may span at most 92 days"),
+        ({"window": "custom"}, "a custom window needs a start"),
+        ({"window": "24h", "start": "2026-11-20T08:00"}, "a custom window needs an end"),
+        ({"start": "yesterday"}, "start must be a date or date and time, such as 2026-11-20 or 2026-11-20T08:00"),
+        ({"start": "0001-01-01", "end": "0001-01-02"}, "0001-01-01 is out of range: choose a date from 1970 to 9000"),
+    ],
+)
+def test_a_refused_filter_is_a_400_that_shows_the_page_and_why(client, viewer, traffic, params, message):
+    assert message in ErrorFilterForm(params).problems
+    client.force_login(viewer)
+    page = client.get(reverse("messaging:errors"), params)
+    body = page.content.decode()
+    assert page.status_code == 400 and "<html" in body and 'class="filters"' in body
+    assert escape(message) in body.split(REFUSED)[1]
+    partial = client.get(reverse("messaging:errors"), params, headers={"HX-Request": "true"})
+    assert partial.status_code == 400 and "<html" not in partial.content.decode()
+    assert escape(message) in partial.content.decode().split(REFUSED)[1]
+    export = client.get(reverse("messaging:errors_export"), params)
+    assert export.status_code == 400 and message in export.content.decode()
+
+
+def test_from_and_to_make_the_window_custom_whatever_the_window_menu_says(client, viewer, traffic):
+    start, end = traffic["now"] - timedelta(hours=3), traffic["now"]
+    params = {"window": "24h", "start": moment(start), "end": moment(end)}
+    form = ErrorFilterForm(params)
+    assert form.is_valid() and form.window_switched
+    window = form.cleaned_data["window"]
+    assert window.key == "custom" and window.start <= start.replace(second=0, microsecond=0) and window.end >= end
+
+    client.force_login(viewer)
+    page = client.get(reverse("messaging:errors"), params)
+    assert page.status_code == 200 and page.context["result"].window.key == "custom"
+    assert page.context["result"].total_errors == 17  # the errors 1 hour ago; not those 30 hours ago
+    body = page.content.decode()
+    assert '<option value="custom" selected>' in body and '<option value="24h" selected>' not in body
+    assert f'value="{params["start"]}"' in body and body.count('id="f-window"') == 1
+    # The htmx answer sets the window menu too, out of band, since only #results is swapped.
+    partial = client.get(reverse("messaging:errors"), params, headers={"HX-Request": "true"}).content.decode()
+    assert '<select id="f-window" name="window" hx-swap-oob="true">' in partial
+    assert '<option value="custom" selected>' in partial
+    # ... but not when the menu already says what is shown: choosing a window keeps the menu (and its focus).
+    chosen = client.get(reverse("messaging:errors"), {"window": "7d"}, headers={"HX-Request": "true"})
+    assert "hx-swap-oob" not in chosen.content.decode()
+    export = client.get(reverse("messaging:errors_export"), params)
+    assert export["Content-Disposition"] == 'attachment; filename="sendwatch-errors-custom.csv"'
+
+
+def test_from_alone_is_not_ignored(client, viewer, traffic):
+    client.force_login(viewer)
+    response = client.get(reverse("messaging:errors"), {"window": "7d", "start": moment(traffic["now"])})
+    assert response.status_code == 400 and b"a custom window needs an end" in response.content
+    assert b'<option value="custom" selected>' in response.content
+
+
+def test_the_form_cleans_to_what_the_breakdown_takes(traffic):
+    form = ErrorFilterForm(QueryDict("provider=t23&provider=&provider=e8&channel=sms&group=category"))
+    assert form.is_valid(), form.errors
+    data = form.cleaned_data
+    assert {p.slug for p in data["provider"]} == {"t23", "e8"}
+    assert (data["channel"], data["group"], data["rows"], data["window"].key) == ("sms", "category", "", "24h")
+    everything = ErrorFilterForm({})
+    assert everything.is_valid() and everything.cleaned_data["provider"] is None
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"provider": "t23", "window": "24h"}, "choose one provider and one error code"),
+        ({"provider": ["t23", "e8"], "code": "INVALID_TO"}, "choose one provider and one error code"),
+        ({"provider": "t23", "code": "INVALID_TO", "window": "1w"}, "window must be one of"),
+    ],
+)
+def test_a_refused_drill_down_says_why_as_the_pages_do(client, viewer, traffic, params, message):
+    client.force_login(viewer)
+    response = client.get(reverse("messaging:error_code"), params, headers={"HX-Request": "true"})
+    assert response.status_code == 400 and message in response.content.decode().split(REFUSED)[1]
+
+
+def test_the_drill_down_reads_a_custom_window_from_from_and_to(client, viewer, traffic):
+    client.force_login(viewer)
+    since = {"start": moment(traffic["now"] - timedelta(minutes=30)), "end": moment(traffic["now"])}
+    response = client.get(reverse("messaging:error_code"), {"provider": "t23", "code": "INVALID_TO", **since})
+    assert response.status_code == 200 and len(response.context["events"]) == 0  # they were an hour ago
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "provider=a%00b",
+        "channel=a%00b",
+        "start=9999-12-31T00:00&end=9999-12-31T23:00",
+        "start=0001-01-01T00:00%2B05:00&end=0001-01-02",
+        "window=custom&window=1h&start=&end=",
+        "group=code&group=" + "x" * 5000,
+        "provider=t23&code=x%00",
+    ],
+)
+def test_no_query_string_is_a_500(client, viewer, traffic, query):
+    client.force_login(viewer)
+    for name in ("messaging:errors", "messaging:errors_export", "messaging:error_code"):
+        assert client.get(f"{reverse(name)}?{query}").status_code in (200, 400)

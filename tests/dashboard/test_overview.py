@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +12,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
+from messaging import background, tasks
 from messaging.dashboard.breakdown import breakdown, parse_window
 from messaging.dashboard.middleware import TIMEZONE_COOKIE, UserTimezoneMiddleware, zone_named
 from messaging.models import Alert, BalanceSnapshot, Credential, ErrorEvent, Provider
@@ -210,78 +213,121 @@ def test_the_query_count_is_the_same_for_one_and_for_six_providers(client, users
 # -- poll now ------------------------------------------------------------------------------------
 
 
-def test_poll_now_stores_a_snapshot_and_returns_the_card(client, users, simulator, make_provider):
-    provider = make_provider("23telecom", simulator.root, currency="EUR")
-    client.force_login(users[ACCOUNT_MANAGER])
+@pytest.fixture
+def queued(monkeypatch):
+    """What Poll now hands the broker (by task name); the test runs the task itself, as a worker would."""
+    started = []
+    monkeypatch.setattr(background, "start", lambda name, args=(), **kw: started.append((name, list(args))))
+    return started
+
+
+def run_queued(queued) -> None:
+    for name, args in queued:
+        assert name == "messaging.tasks.poll_provider"
+        tasks.poll_provider(*args)
+    queued.clear()
+
+
+def poll_now(client, provider, queued) -> str:
+    """Poll now as htmx does it: the "Checking…" card, the worker's run, then the status fragment's card."""
+    before = BalanceSnapshot.objects.filter(provider=provider).count()
     response = client.post(poll_url(provider), headers=HTMX)
     assert response.status_code == 200
+    pending = response.content.decode()
+    assert "Checking…" in pending and 'hx-trigger="every 2s"' in pending
+    assert queued == [("messaging.tasks.poll_provider", [provider.pk])]  # the id only, never a secret
+    assert BalanceSnapshot.objects.filter(provider=provider).count() == before  # the vendor was not called
+    status = html.unescape(re.search(r'hx-get="([^"]*/poll/status/[^"]*)"', pending).group(1))
+    assert client.get(status, headers=HTMX).status_code == 204  # not yet: htmx asks again in 2 s
+    run_queued(queued)
+    response = client.get(status, headers=HTMX)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_poll_now_queues_the_poll_and_the_status_fragment_returns_the_card(
+    client, users, simulator, make_provider, queued
+):
+    provider = make_provider("23telecom", simulator.root, currency="EUR")
+    client.force_login(users[ACCOUNT_MANAGER])
+    fragment = poll_now(client, provider, queued)
     snapshot = BalanceSnapshot.objects.get(provider=provider)
     assert snapshot.ok and snapshot.amount is not None
-    fragment = response.content.decode()
     assert fragment.lstrip().startswith(f'<article class="card provider-card" id="card-{provider.slug}"')
     assert "<html" not in fragment
     assert f"{snapshot.amount:.2f}" in fragment and 'role="status"' in fragment
+    assert "Checking…" not in fragment and "every 2s" not in fragment
     assert SECRET_KEY not in fragment
-    assert not list(get_messages(response.wsgi_request))  # the card says it; no message left for later
+    assert not list(get_messages(client.get(reverse("overview")).wsgi_request))  # the card said it; no message left
 
 
-def test_poll_now_without_htmx_redirects_to_a_safe_next_with_a_message(client, users, simulator, make_provider):
+def test_poll_now_without_htmx_redirects_to_a_safe_next_with_a_message(client, users, simulator, make_provider, queued):
     provider = make_provider("23telecom", simulator.root, currency="EUR")
     client.force_login(users[ADMIN])
     back = f"/providers/{provider.slug}/"
     response = client.post(poll_url(provider), {"next": back})
     assert response.status_code == 302 and response["Location"] == back
     [message] = get_messages(response.wsgi_request)
-    assert message.level_tag == "success"
-    assert provider.name in str(message) and "EUR" in str(message) and "status OK" in str(message)
+    assert message.level_tag == "info" and f"Checking {provider.name} now" in str(message)
     response = client.post(poll_url(provider), {"next": "https://evil.example.com/"})
     assert response["Location"] == reverse("overview")
+    run_queued(queued)
     assert BalanceSnapshot.objects.filter(provider=provider).count() == 2
 
 
-def test_poll_now_against_an_unreachable_vendor_shows_it_and_answers_200(client, users, db):
+def test_poll_now_says_the_result_at_once_when_the_worker_answered_first(
+    client, users, simulator, make_provider, eager_celery
+):
+    """Eager Celery (or a very quick worker): the snapshot is there before the answer, so the answer is the result."""
+    provider = make_provider("23telecom", simulator.root, currency="EUR")
+    client.force_login(users[ADMIN])
+    response = client.post(poll_url(provider), {"next": f"/providers/{provider.slug}/"})
+    [message] = get_messages(response.wsgi_request)
+    assert message.level_tag == "success"
+    assert provider.name in str(message) and "EUR" in str(message) and "status OK" in str(message)
+    fragment = client.post(poll_url(provider), headers=HTMX).content.decode()
+    assert "Checking…" not in fragment and "status OK" in fragment
+    assert BalanceSnapshot.objects.filter(provider=provider).count() == 2
+
+
+def test_poll_now_against_an_unreachable_vendor_shows_it_and_answers_200(client, users, db, queued):
     provider = Provider.objects.create(name="Down", slug="down", kind="telnxo", base_url="http://127.0.0.1:9/")
     store_key(provider, SECRET_KEY)
     client.force_login(users[ACCOUNT_MANAGER])
-    response = client.post(poll_url(provider), headers=HTMX)
-    assert response.status_code == 200
-    assert "status-unreachable" in response.content.decode()
-    assert SECRET_KEY not in response.content.decode()
+    fragment = poll_now(client, provider, queued)
+    assert "status-unreachable" in fragment and "the poll failed" in fragment
+    assert SECRET_KEY not in fragment
     assert BalanceSnapshot.objects.get(provider=provider).ok is False
     provider.refresh_from_db()
     assert provider.status == "unreachable"
-    response = client.post(poll_url(provider))
-    [message] = get_messages(response.wsgi_request)
-    assert response.status_code == 302 and message.level_tag == "warning" and "Unreachable" in str(message)
 
 
-def test_poll_now_of_a_provider_without_a_key_says_so(client, users, db):
+def test_poll_now_of_a_provider_without_a_key_says_so(client, users, db, queued):
     provider = Provider.objects.create(name="Keyless", slug="keyless", kind="23telecom")
     client.force_login(users[ACCOUNT_MANAGER])
-    response = client.post(poll_url(provider), headers=HTMX)
-    assert response.status_code == 200
-    page = response.content.decode()
+    page = poll_now(client, provider, queued)
     assert "status-credential_failed" in page and "no active API key" in page
 
 
-def test_poll_now_with_a_key_the_vault_cannot_open_is_no_500(client, users, db):
+def test_poll_now_with_a_key_the_vault_cannot_open_is_no_500(client, users, db, queued):
     provider = Provider.objects.create(name="Broken key", slug="broken", kind="23telecom")
     Credential.objects.create(
         provider=provider, ciphertext="not-a-fernet-token", key_id="gone", fingerprint="f", hint="abcd", state="active"
     )
     client.force_login(users[ADMIN])
-    response = client.post(poll_url(provider), headers=HTMX)
-    assert response.status_code == 200
-    assert "status-credential_failed" in response.content.decode()
-    assert "not-a-fernet-token" not in response.content.decode()
+    page = poll_now(client, provider, queued)
+    assert "status-credential_failed" in page
+    assert "not-a-fernet-token" not in page
 
 
-def test_support_may_not_poll_and_get_is_not_allowed(client, users, eu):
+def test_support_may_not_poll_and_get_is_not_allowed(client, users, eu, queued):
     client.force_login(users[SUPPORT])
     assert client.post(poll_url(eu), headers=HTMX).status_code == 403
     assert client.post(poll_url(eu)).status_code == 403
+    assert client.get(reverse("messaging:provider_poll_status", args=[eu.slug]), headers=HTMX).status_code == 403
     client.force_login(users[ACCOUNT_MANAGER])
     assert client.get(poll_url(eu)).status_code == 405
+    assert queued == []
     assert BalanceSnapshot.objects.filter(provider=eu).count() == 3  # only the history
     assert client.post(reverse("messaging:provider_poll", args=["nope"])).status_code == 404
 

@@ -2,26 +2,27 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from django.db import connection
-from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.html import escape
 
 from messaging.dashboard.csv_export import safe_cell
 from messaging.dashboard.middleware import TIMEZONE_COOKIE
-from messaging.dashboard.send_log import BadFilter, SendSearch, page
-from messaging.models import Send, SendAttempt
+from messaging.dashboard.send_log import SendSearch, page
+from messaging.dashboard.sends import SendFilterForm
+from messaging.models import Send, SendAttempt, SendStatus
 
 pytestmark = pytest.mark.django_db
 
 
 def search(**params) -> SendSearch:
-    query = QueryDict(mutable=True)
-    query.update(params)
-    return SendSearch.from_query(query)
+    form = SendFilterForm(params)
+    assert form.is_valid(), form.errors
+    return form.search()
 
 
 def test_keyset_pages_cover_every_send_once_newest_first(traffic):
@@ -55,8 +56,7 @@ def test_search_by_request_id(traffic):
     [{"status": "lost"}, {"provider": "nope"}, {"from": "yesterday"}, {"from": "2026-11-20", "to": "2026-11-01"}],
 )
 def test_bad_search_values_are_refused(traffic, params):
-    with pytest.raises(BadFilter):
-        search(**params)
+    assert not SendFilterForm(params).is_valid()
 
 
 def test_a_damaged_page_link_is_a_clear_400(client, viewer, traffic):
@@ -154,3 +154,56 @@ def test_csv_export_streams_every_match_and_defuses_formulas(client, viewer, tra
 )
 def test_spreadsheet_formulas_are_defused(value, safe):
     assert safe_cell(value) == safe
+
+
+# -- the filter form: SendFilterForm ----------------------------------------------------------------
+
+REFUSED = '<div class="error" role="alert">'  # templates/messaging/filter_errors.html, the same on every page
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"status": "lost"}, f"status must be one of {', '.join(SendStatus.values)}"),
+        ({"provider": "nope"}, "unknown provider: nope"),
+        ({"from": "yesterday"}, "'from' must be a date such as 2026-11-20"),
+        ({"to": "2026-02-30"}, "'to' must be a date such as 2026-11-20"),
+        ({"from": "2026-11-20", "to": "2026-11-01"}, "'to' must not be before 'from'"),
+        ({"to": "9999-12-31"}, "9999-12-31 is out of range: choose a date from 1970 to 9000"),
+        ({"q": "+4477\x00"}, "q must not hold null characters"),
+        ({"after": "not-a-cursor"}, "the page link is damaged; start from the first page"),
+    ],
+)
+def test_a_refused_filter_is_a_400_that_shows_the_page_and_why(client, viewer, traffic, params, message):
+    assert message in SendFilterForm(params).problems
+    client.force_login(viewer)
+    page = client.get(reverse("messaging:sends"), params)
+    body = page.content.decode()
+    assert page.status_code == 400 and "<html" in body and 'role="search"' in body
+    assert escape(message) in body.split(REFUSED)[1]
+    partial = client.get(reverse("messaging:sends"), params, headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in partial and escape(message) in partial.split(REFUSED)[1]
+    export = client.get(reverse("messaging:sends_export"), params)
+    if "after" in params:  # the CSV has every match: no pages, so no cursor to check
+        assert export.status_code == 200
+    else:
+        assert export.status_code == 400 and message in export.content.decode()
+
+
+def test_the_form_keeps_what_was_asked_and_cleans_to_a_search(client, viewer, traffic):
+    params = {
+        "q": "  +447700900001 ",
+        "status": "accepted",
+        "provider": "t23",
+        "from": "2026-11-01",
+        "to": "2026-11-30",
+    }
+    assert search(**params) == SendSearch(
+        "+447700900001", "accepted", traffic["eu"], date(2026, 11, 1), date(2026, 11, 30)
+    )
+    assert search(q="x" * 400).text == "x" * 320
+    client.force_login(viewer)
+    body = client.get(reverse("messaging:sends"), params).content.decode()
+    assert 'value="  +447700900001 "' in body and '<option value="accepted" selected>' in body
+    assert '<option value="t23" selected>' in body
+    assert 'name="from" value="2026-11-01"' in body and 'name="to" value="2026-11-30"' in body

@@ -20,7 +20,7 @@ from providers import ADAPTERS, ApiCredential, BaseAdapter, Category
 
 SHARED_DIR = Path(__file__).resolve().parents[2] / ".." / "shared"
 KINDS = tuple(ADAPTERS)
-# One fake key for every vendor; long enough for base.scrub() to act on.
+# One fake key for every vendor; long enough for parsing.scrub() to act on.
 API_KEY = "sk_live_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 OPTIONS = {"8x8": {"account_id": "0f0e0d0c-0b0a-0908-0706-050403020100", "subaccount_id": "acme_hq"}}
 

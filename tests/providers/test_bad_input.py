@@ -10,7 +10,7 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError, Protocol
 
 import providers
 from providers import ADAPTERS, Category, OutgoingMessage
-from providers.base import PARSE_LIMIT, RAW_BODY_LIMIT
+from providers.parsing import PARSE_LIMIT, RAW_BODY_LIMIT
 from tests.providers.fixtures import make_adapter, render_error_body
 
 HTML_PAGE = "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>"

@@ -10,7 +10,7 @@ import pytest
 
 import providers
 from providers import ADAPTERS, Category
-from providers.base import RETRYABLE_STATUSES
+from providers.types import RETRYABLE_STATUSES
 from tests.providers.fixtures import GOLDEN, render_error_body
 
 # -- golden bodies from the vendors' documents --------------------------------------------

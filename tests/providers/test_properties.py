@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 import providers
 from providers import ADAPTERS, Category, NormalizedError, OutgoingMessage
-from providers.base import RAW_BODY_LIMIT, ErrorFields
+from providers.parsing import RAW_BODY_LIMIT
+from providers.types import ErrorFields
 from tests.providers.fixtures import make_adapter
 
 FAST = settings(max_examples=200, deadline=None, database=None)

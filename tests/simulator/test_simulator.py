@@ -21,7 +21,7 @@ from wsgiref.util import setup_testing_defaults
 import pytest
 import requests
 
-from providers import ApiCredential, Category, OutgoingMessage, get_adapter_class
+from providers import ADAPTERS, ApiCredential, Category, OutgoingMessage, get_adapter_class, transport
 from providers.simulator import SimulatorState, make_app, start_in_thread
 
 KINDS = ("23telecom", "telephonyio", "8x8", "telnxo", "textingblue")
@@ -90,6 +90,8 @@ class Sim:
 
     def adapter(self, kind: str, account: str, key: str = "sk_test_key_0001", **kwargs: Any):
         cls = get_adapter_class(kind)
+        # The simulator listens on 127.0.0.1, which a bare adapter's guarded session refuses.
+        kwargs.setdefault("allow_private_hosts", ("127.0.0.1",))
         return cls(self.vendor_url(kind, account), ApiCredential(key), options=OPTIONS.get(kind, {}), **kwargs)
 
     def send(self, kind: str, account: str, recipients: tuple[str, ...] = ("+447700900001",), **kwargs: Any):
@@ -126,6 +128,42 @@ class Sim:
             name, template = AUTH_HEADER[kind]
             headers[name] = template.format(key)
         return self.http.request(method, self.vendor_url(kind, account) + path, headers=headers, timeout=5, **kw)
+
+
+class FakeClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class ScriptedSleeps(SimulatorState):
+    """A simulator whose sleeps (latency, the timeout fault) follow the test, not the wall clock.
+
+    Every sleep is recorded. By default it passes at once and moves ``clock`` on by its length. With
+    ``hold`` it lasts until the server shuts down: an answer waiting on it never comes while the test runs.
+    """
+
+    def __init__(self, clock: FakeClock | None = None, *, hold: bool = False) -> None:
+        super().__init__()
+        self.fake_clock = clock or FakeClock()
+        self.hold = hold
+        self.sleeps: list[float] = []
+        self.started = threading.Semaphore(0)
+        self.woken = 0
+
+    def sleep(self, seconds: float) -> bool:
+        self.sleeps.append(seconds)
+        if not self.hold:
+            self.fake_clock.now += seconds
+            return True
+        self.started.release()
+        answered = super().sleep(3600)  # shutdown interrupts it long before
+        self.woken += 1
+        return answered
 
 
 @pytest.fixture(scope="module")
@@ -531,17 +569,24 @@ def test_empty_body(sim, account, kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_timeout_is_ambiguous_for_a_send(sim, account, kind):
-    sim.configure(kind, account, timeout_seconds=1.5)
-    sim.fail_next(kind, account, "timeout")
-    started = time.perf_counter()
-    outcome = sim.send(kind, account, timeout=(1, 0.5))
-    assert time.perf_counter() - started < 1.4
-    error = single_error(outcome)
-    assert (error.provider_code, error.category) == ("read_timeout", Category.TIMEOUT)
-    assert error.ambiguous is True and error.retryable is False
-    # The vendor did process it: exactly the case a blind resend would duplicate.
-    assert len(sim.messages(kind, account)) == 1
+def test_timeout_is_ambiguous_for_a_send(kind):
+    state = ScriptedSleeps(hold=True)
+    server, base_url = start_in_thread(state=state)
+    try:
+        local = Sim(base_url)
+        local.configure(kind, "acct", timeout_seconds=60)
+        local.fail_next(kind, "acct", "timeout")
+        outcome = local.send(kind, "acct", timeout=(1, 0.5))
+        # The adapter gave up while the simulator was still holding the answer back for its 60 s.
+        assert state.started.acquire(timeout=5)
+        assert state.sleeps == [60.0] and state.woken == 0
+        error = single_error(outcome)
+        assert (error.provider_code, error.category) == ("read_timeout", Category.TIMEOUT)
+        assert error.ambiguous is True and error.retryable is False
+        # The vendor did process it: exactly the case a blind resend would duplicate.
+        assert len(local.messages(kind, "acct")) == 1
+    finally:
+        server.shutdown()
 
 
 def test_timeout_on_balance_is_not_ambiguous(sim, account):
@@ -565,11 +610,21 @@ def test_disconnect_is_a_network_error(sim, account, kind):
     assert sim.balance(kind, account).error.ambiguous is False
 
 
-def test_latency(sim, account):
-    sim.configure("textingblue", account, latency_ms=250)
-    started = time.perf_counter()
-    result = sim.balance("textingblue", account)
-    assert result.error is None and time.perf_counter() - started >= 0.25 and result.latency_ms >= 250
+def test_latency(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(transport, "perf_counter", clock)  # the adapter times its call on the same fake clock
+    state = ScriptedSleeps(clock)
+    server, base_url = start_in_thread(state=state)
+    try:
+        local = Sim(base_url)
+        local.configure("textingblue", "acct", latency_ms=250)
+        result = local.balance("textingblue", "acct")
+    finally:
+        server.shutdown()
+    assert result.error is None
+    # The simulator waited the configured latency before answering, and the adapter's latency includes it.
+    assert state.sleeps == [0.25]
+    assert result.latency_ms == 250
 
 
 def test_error_mix_is_seeded_and_only_hits_sends(sim, account):
@@ -921,7 +976,7 @@ def test_control_api_accounts_snapshot_and_reset():
         assert one["outcomes"] == {"accepted": 1} and one["requests"] == 1
         assert local.control("POST", "reset") == {"reset": True}
         assert local.control("GET", "accounts") == {"accounts": []}
-        assert local.control("GET", "")["kinds"] == list(KINDS)
+        assert local.control("GET", "")["kinds"] == list(ADAPTERS)  # every registered vendor
     finally:
         server.shutdown()
 

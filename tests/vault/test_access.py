@@ -14,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from messaging.models import Alert, AuditEntry, Credential, Send
+from messaging.traffic.verify import verify as verify_key
 from messaging.vault.permissions import is_marked
 from messaging.vault.roles import ROLE_PERMISSIONS, resolve
 from tests.vault.conftest import PASSWORD, ROLE_NAMES, Urls, reauthenticate, states
@@ -140,10 +141,10 @@ def test_no_other_role_can_reach_any_credential_view_or_action(client, simulator
     from messaging.vault import keys as credentials
 
     first = credentials.add_pending(provider, "the_new_key_0002")
-    credentials.verify(first)
+    verify_key(first)
     credentials.activate(first)
     pending = credentials.add_pending(provider, "the_next_key_0003")
-    credentials.verify(pending)
+    verify_key(pending)
     before = states(provider)
     audits = AuditEntry.objects.count()
     if users[role] is not None:
@@ -227,7 +228,9 @@ def login(client, username, password, ip):
 
 
 def test_five_wrong_passwords_lock_out_that_username_from_that_address(client, users, settings):
-    assert settings.AXES_FAILURE_LIMIT == 5 and settings.AXES_LOCKOUT_PARAMETERS == [["username", "ip_address"]]
+    assert settings.SENDWATCH_LOGIN_FAILURE_LIMIT == 5 and settings.AXES_LOCKOUT_PARAMETERS == [
+        ["username", "ip_address"]
+    ]
     for _ in range(4):
         assert login(client, "keyadmin", "wrong-password", "198.51.100.1").status_code == 200
     locked = login(client, "keyadmin", "wrong-password", "198.51.100.1")

@@ -8,7 +8,9 @@ import pytest
 from django.utils import timezone
 
 from messaging import tasks
+from messaging.alerts import key_age
 from messaging.models import Alert, Credential, Provider, ProviderStatus, SendStatus
+from messaging.traffic.verify import verify as verify_key
 from messaging.vault import keys as credentials
 from tests.vault.conftest import Urls
 
@@ -39,7 +41,7 @@ def test_keys_older_than_the_policy_raise_one_warning_until_rotated(
 
     # Rotating the key resolves it at once.
     pending = credentials.add_pending(old, "a_brand_new_key_0B0B")
-    credentials.verify(pending)
+    verify_key(pending)
     with django_capture_on_commit_callbacks(execute=True):
         credentials.activate(pending)
     alert.refresh_from_db()
@@ -52,9 +54,9 @@ def test_the_daily_check_clears_the_alert_once_the_key_is_within_the_policy(simu
     provider = make_provider("8x8", simulator.root)
     age(provider, 40)
     settings.SENDWATCH_CREDENTIAL_MAX_AGE_DAYS = 30  # SENDWATCH_CREDENTIAL_MAX_AGE_DAYS in the environment
-    assert credentials.check_ages()["raised"] == [provider.slug]
+    assert key_age.check_ages()["raised"] == [provider.slug]
     settings.SENDWATCH_CREDENTIAL_MAX_AGE_DAYS = 60
-    assert credentials.check_ages()["cleared"] == [provider.slug]
+    assert key_age.check_ages()["cleared"] == [provider.slug]
     assert Alert.objects.get(kind=Alert.Kind.CREDENTIAL_AGE).state == "resolved"
 
 

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from messaging.models import AuditEntry, Credential
+from messaging.traffic.verify import verify as verify_key
 from messaging.vault.permissions import REAUTH_SESSION_KEY
 from tests.vault.conftest import PASSWORD, Urls, reauthenticate, states
 
@@ -31,10 +32,10 @@ def rotation(simulator, make_provider):
 
     provider = make_provider("telnxo", simulator.root, key="the_retired_key_0001")
     first = credentials.add_pending(provider, "the_active_key_0002")
-    credentials.verify(first)
+    verify_key(first)
     credentials.activate(first, timedelta(hours=1))
     pending = credentials.add_pending(provider, "the_pending_key_0003")
-    credentials.verify(pending)
+    verify_key(pending)
     Credential.objects.filter(pk=pending.pk).update(verify_ok=True, verified_at=timezone.now())
     AuditEntry.objects.all().delete()
     return provider
@@ -94,7 +95,7 @@ def test_the_password_prompt_opens_sudo_mode_for_a_few_minutes(rotation, admin_c
     right = client.post(reverse("messaging:reauth"), {"password": PASSWORD, "next": urls.add})
     assert (right.status_code, right["Location"]) == (302, urls.add)
     entry = AuditEntry.objects.get(action="auth.reauthenticate")
-    assert entry.details == {"valid_seconds": settings.SENDWATCH_REAUTH_SECONDS}
+    assert entry.details == {"valid_seconds": settings.SENDWATCH_REAUTH_SECONDS, "via": "web"}
     assert PASSWORD not in str(entry.details)
 
     assert client.get(urls.add).status_code == 200

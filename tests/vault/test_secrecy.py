@@ -129,7 +129,7 @@ def test_task_arguments_and_broker_payloads_carry_ids_only(simulator, make_provi
         _, _, payload = dumps({"args": args, "kwargs": kwargs}, serializer="json")
         assert_hidden(str(payload), f"the broker payload of {name}")
         if name == "messaging.tasks.deliver_sends":
-            assert args == [[send.pk]]
+            assert list(args) == [[send.pk]]
 
 
 class EchoingVendor(BaseHTTPRequestHandler):
@@ -188,6 +188,8 @@ def test_a_vendor_echoing_the_key_is_scrubbed_before_anything_is_stored(
     provider = make_provider(kind, simulator.root, key=OLD_KEY)
     provider.base_url = echoing_vendor(kind)
     provider.save(update_fields=["base_url"])
+    # As if the key had been verified against this (echoing) vendor: keys only go to the host they were verified for.
+    Credential.objects.filter(provider=provider).update(verified_origin=provider.api_origin)
 
     send = send_now(provider)
     assert send.status == SendStatus.FAILED

@@ -40,5 +40,7 @@ class Command(BaseCommand):
             member.save()
             member.groups.set([groups[role]])
             logins.append((username, role))
+        if options.get("verbosity", 1) < 1:
+            return  # bin/run prints the logins itself, once, when the server answers
         for username, role in logins:
             self.stdout.write(self.style.SUCCESS(f"Demo login ({role}): username '{username}', password '{password}'"))

@@ -74,7 +74,7 @@ class Command(BaseCommand):
         self.write_summary()
 
     def _outdated(self, column: SealedColumn, newest: str):
-        return column.model.objects.exclude(**{column.key_id: newest})
+        return column.model._default_manager.exclude(**{column.key_id: newest})
 
     def _batch(self, column: SealedColumn, ring, batch_size: int) -> int:
         """Re-encrypt one batch in one transaction; committed batches are never redone."""
@@ -95,13 +95,13 @@ class Command(BaseCommand):
                     ) from None
                 setattr(row, column.key_id, new_id)
                 setattr(row, column.ciphertext, new_ciphertext)
-            column.model.objects.bulk_update(rows, [column.ciphertext, column.key_id])
+            column.model._default_manager.bulk_update(rows, [column.ciphertext, column.key_id])
         return len(rows)
 
     def counts(self) -> dict[str, Counter]:
         return {
             column.label: Counter(
-                dict(column.model.objects.order_by().values_list(column.key_id).annotate(n=models.Count("pk")))
+                dict(column.model._default_manager.order_by().values_list(column.key_id).annotate(n=models.Count("pk")))
             )
             for column in SEALED
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from messaging.vault import audit, tokens
+from messaging.vault.actor import Actor
 
 
 class Command(BaseCommand):
@@ -21,5 +22,5 @@ class Command(BaseCommand):
         if not tokens.revoke(row):
             self.stdout.write(f"API token {row.name!r} (id {row.pk}, prefix {row.prefix}) was already revoked.")
             return
-        audit.record(None, "api_token.revoke", row, prefix=row.prefix)
+        audit.record(Actor.command("revoke_api_token"), "api_token.revoke", row, prefix=row.prefix)
         self.stdout.write(f"Revoked API token {row.name!r} (id {row.pk}, prefix {row.prefix}).")

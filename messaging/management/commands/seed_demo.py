@@ -14,6 +14,7 @@ from tqdm import tqdm
 from messaging.demo import alerts as demo_alerts
 from messaging.demo import generator as demo
 from messaging.models import Send
+from providers.simulator.render import render_error_body
 
 
 class Command(BaseCommand):
@@ -70,7 +71,8 @@ class Command(BaseCommand):
                 total_sends=sends,
                 days=days,
                 seed=seed,
-                render_error_body=_error_body_renderer(),
+                # Raw bodies come from the simulator's renderer, so demo rows look like real vendor answers.
+                render_error_body=render_error_body,
                 progress=bar.update,
                 error_rate=error_rate / 100 if error_rate is not None else None,
             )
@@ -84,9 +86,3 @@ class Command(BaseCommand):
             )
         )
 
-
-def _error_body_renderer():
-    """Raw bodies come from the simulator's renderer, so demo rows look like real vendor answers."""
-    from providers.simulator.vendors import render_error_body
-
-    return render_error_body

@@ -66,14 +66,3 @@ def test_pages_carry_the_content_security_policy_without_unsafe_inline(client, a
     assert "script-src 'self'" in policy
     assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
 
-
-def test_the_simulator_mount_is_off_unless_enabled(client, settings):
-    settings.SENDWATCH_SIMULATOR_ENABLED = False
-    assert client.get("/sim/23telecom/acme/api/v1/user/balance").status_code == 404
-
-
-def test_the_simulator_mount_speaks_the_vendor_api(client, settings):
-    settings.SENDWATCH_SIMULATOR_ENABLED = True
-    response = client.get("/sim/23telecom/acme/api/v1/user/balance", HTTP_X_API_KEY="sk_test_demo_key")
-    assert response.status_code == 200
-    assert "balance" in response.json()
