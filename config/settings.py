@@ -71,6 +71,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # The dashboard's filters (sw_datetime, days_ago, fixed) in every template without {% load %}.
+            "builtins": ["messaging.templatetags.sendwatch"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.csp",
@@ -408,7 +410,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"forbidden_in_one_line": {"()": "messaging.dashboard.logfilters.ForbiddenInOneLine"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["forbidden_in_one_line"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # axes logs its version at INFO on every start, which buries management commands' output.
     "loggers": {"urllib3": {"level": "WARNING"}, "axes.apps": {"level": "WARNING"}},

@@ -6,12 +6,11 @@ class MessagingConfig(AppConfig):
     verbose_name = "Sendwatch"
 
     def ready(self) -> None:
-        # Signal receivers connect on import (Django's documented place for it); so do
-        # the master key ring's system checks, sendwatch.E001-E005 (messaging/vault/checks.py).
+        # Imported for their side effects, in Django's documented place for them:
+        # - alerts.receivers connects the signal receivers (traffic and vault announce, alerts listen);
+        # - vault.checks registers the master key ring's system checks, sendwatch.E001-E005;
+        # - tasks registers the Celery tasks in every process, not only in workers, so work started
+        #   by name (messaging.background) runs through the task's own options and eager mode.
+        from messaging import tasks  # noqa: F401
         from messaging.alerts import receivers  # noqa: F401
         from messaging.vault import checks  # noqa: F401
-
-        # Register the Celery tasks in every process, not only in workers: work started by
-        # name (messaging.background) then runs through the task's own apply_async, so
-        # eager mode and the task's options apply wherever it is started.
-        from messaging import tasks  # noqa: F401

@@ -13,9 +13,7 @@ from typing import Any
 from celery import current_app
 
 
-def start(
-    task_name: str, args: Sequence[object] = (), *, countdown: float | None = None, retry: bool = True
-) -> None:
+def start(task_name: str, args: Sequence[object] = (), *, countdown: float | None = None, retry: bool = True) -> None:
     """``retry=False`` for a web request: one publish attempt, so a broker that is away fails fast
     (within the broker connection timeout) instead of holding the worker through Celery's retries."""
     options: dict[str, Any] = {"retry": retry}

@@ -57,6 +57,9 @@ class BaseAdapter:
     # "money" (amount + currency) or "quota" (used / limit).
     balance_kind: ClassVar[str] = "money"
     max_recipients: ClassVar[int] = 1
+    # The shortest balance-poll interval the vendor asks for, and where it says so ("" = none said).
+    min_poll_seconds: ClassVar[int] = 60
+    poll_guidance: ClassVar[str] = ""
     # Options a provider must configure (8x8 account and sub-account ids).
     required_options: ClassVar[tuple[str, ...]] = ()
     # Header that carries a vendor request id on every response, if any.

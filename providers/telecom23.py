@@ -346,6 +346,9 @@ class Telecom23Adapter(BaseAdapter):
     default_base_url = "https://restlink23telecom.com/api/v1"
     errors = ERRORS
     max_recipients = 100
+    # "poll at most every few minutes" (shared/vendors/23telecom.md, balance): we read it as 5 minutes.
+    min_poll_seconds = 300
+    poll_guidance = "23 Telecom asks for balance polls no more often than every few minutes"
 
     def auth_headers(self) -> dict[str, str]:
         return {"X-API-Key": self.credential.key}

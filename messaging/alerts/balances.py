@@ -111,13 +111,13 @@ def _snapshot(provider: Provider, result: BalanceResult, now: datetime, grace: b
         provider=provider,
         fetched_at=now,
         amount=result.amount,
-        currency=(result.currency or result.unit or provider.currency)[:12],
+        currency=clean.text(result.currency or result.unit or provider.currency, 12),
         used=used,
         limit=result.limit,
         blocked=result.blocked,
         unavailable=result.unavailable,
         ok=error is None,
-        error_code=error.provider_code[:100] if error else "",
+        error_code=clean.text(error.provider_code, 100) if error else "",
         details=clean.json_value(details),
     )
 

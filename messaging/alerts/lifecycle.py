@@ -15,6 +15,11 @@ move ``last_seen_at`` of the same row and concurrent callers cannot open two.
   hysteresis first: a balance alert clears only once the value is
   ``SENDWATCH_ALERT_HYSTERESIS_PERCENT`` (10 %) past its threshold.
 
+Words are facts (docs/alerts.md, "What an alert says"): a threshold alert's title is the
+reason that set its current severity, in this reading's words; a reading held only by
+hysteresis says so ("back above the warning 225.00; clears at 247.50"), and an automatic
+resolution's note is the fact that resolved it ("Balance 250.00 EUR, above 247.50").
+
 Every change writes an AlertEvent; opening, escalating and resolving queue
 Notifications (services.notify), delivered after commit in their own
 transactions so a failed email or webhook never touches the alert.
@@ -34,7 +39,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from messaging.alerts import notify
-from messaging.alerts.runway import month_start
+from messaging.alerts.runway import human_hours, month_start
 from messaging.models import (
     CONSUMING_STATUSES,
     Alert,
@@ -133,6 +138,30 @@ def raise_condition(
     return alert
 
 
+def refresh_condition(
+    provider: Provider,
+    kind: str,
+    severity: str,
+    title: str,
+    details: dict | None = None,
+    *,
+    key_suffix: str = "",
+    now: datetime | None = None,
+) -> Alert | None:
+    """Refresh the condition's unresolved alert like raise_condition, but never open one.
+
+    For a reading that only hysteresis keeps in the condition: it keeps an open alert's words
+    true ("back above the warning …; clears at …") but is no reason to open a new alert.
+    """
+    now = now or timezone.now()
+    details = clean.json_value(details or {})
+    with transaction.atomic():
+        alert = _unresolved(dedupe_key(provider, kind, key_suffix))
+        if alert is not None:
+            _refresh(alert, severity, title, details, now)
+    return alert
+
+
 def _refresh(alert: Alert, severity: str, title: str, details: dict, now: datetime) -> None:
     alert.last_seen_at = max(alert.last_seen_at, now)  # a poll's reading time may trail a send's error
     alert.title = title[:200]
@@ -158,8 +187,17 @@ def _refresh(alert: Alert, severity: str, title: str, details: dict, now: dateti
             _event(alert, AlertEvent.Kind.DE_ESCALATED, severity, now, details=details)
         else:
             details = {**details, EASING_SINCE: since.isoformat()}
+            alert.title = still_title(title, alert.severity, severity)
     alert.details = details
     alert.save(update_fields=fields)
+
+
+def still_title(title: str, current: str, lower: str) -> str:
+    """The title while a lower severity waits out the easing delay: the reading, and why the severity stays."""
+    seconds = int(ease_after().total_seconds())
+    wait = f"{seconds // 60} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds} s"
+    suffix = f" — still {current}: eases to {lower} once this holds for {wait}"
+    return title[: max(0, 200 - len(suffix))] + suffix
 
 
 def clear_condition(
@@ -329,7 +367,7 @@ def errors_recorded(provider: Provider, errors: Sequence) -> list[Alert]:
 def set_status(provider: Provider, status: str, detail: str, now: datetime | None = None) -> None:
     """Keep Provider.status; status_changed_at moves only when the status does."""
     now = now or timezone.now()
-    detail = detail[:300]
+    detail = clean.text(detail, 300)  # may quote the vendor's answer
     changed = (
         Provider.objects.filter(pk=provider.pk)
         .exclude(status=status)
@@ -355,16 +393,50 @@ class Evaluation:
     cleared: list[Alert] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Reason:
+    """One fact behind a severity, in words, from this reading.
+
+    ``held``: the value is back past its threshold and only hysteresis keeps the severity
+    ("Balance 230.00 EUR, back above the warning 225.00; clears at 247.50 (hysteresis 10 %)").
+    """
+
+    severity: str
+    text: str
+    held: bool = False
+
+
 @dataclass
 class _Level:
-    severity: str | None = None
-    reasons: list[str] = field(default_factory=list)
+    """What one reading says about one alert kind: its reasons, and the facts that would resolve it."""
+
+    found: list[Reason] = field(default_factory=list)
+    # Measures that cross nothing, as facts ("Balance 250.00 EUR, above 247.50"): the note when it resolves.
+    cleared: list[str] = field(default_factory=list)
     refusal: dict | None = None  # kept on the alert while it is in force
 
-    def add(self, severity: str, reason: str) -> None:
-        if RANK[severity] > RANK[self.severity]:
-            self.severity = severity
-        self.reasons.append(reason)
+    def add(self, severity: str, text: str, *, held: bool = False) -> None:
+        self.found.append(Reason(severity, text, held))
+
+    @property
+    def severity(self) -> str | None:
+        return _ordered(self)[0].severity if self.found else None
+
+    @property
+    def reasons(self) -> list[str]:
+        """The reasons, the one that set the severity first."""
+        return [reason.text for reason in _ordered(self)]
+
+    @property
+    def held(self) -> bool:
+        """Only hysteresis keeps this level: a reason to keep an open alert, never to open one."""
+        return bool(self.found) and all(reason.held for reason in self.found)
+
+
+def _ordered(*levels: _Level) -> list[Reason]:
+    """Highest severity first; at one severity a crossed threshold before one held by hysteresis, else as found."""
+    found = [reason for level in levels for reason in level.found]
+    return sorted(found, key=lambda reason: (-RANK[reason.severity], reason.held))
 
 
 def evaluate_balance_thresholds(provider: Provider, snapshot: BalanceSnapshot, runway=None) -> Evaluation:
@@ -428,14 +500,14 @@ def evaluate_balance_thresholds(provider: Provider, snapshot: BalanceSnapshot, r
 
     worst = max(RANK[money.severity], RANK[plan.severity])
     summary = _summary(snapshot, runway)
+    # The reasons in the alerts' own words, the one that set the worst severity first.
+    reasons = " · ".join(reason.text for reason in _ordered(money, plan))
     if snapshot.blocked:
         evaluation.status, evaluation.detail = ProviderStatus.BLOCKED, f"Sending blocked: {summary}"
     elif worst == RANK[Severity.CRITICAL]:
-        evaluation.status = ProviderStatus.CRITICAL
-        evaluation.detail = "; ".join([summary, *money.reasons, *plan.reasons])
+        evaluation.status, evaluation.detail = ProviderStatus.CRITICAL, reasons
     elif worst == RANK[Severity.WARNING]:
-        evaluation.status = ProviderStatus.LOW
-        evaluation.detail = "; ".join([summary, *money.reasons, *plan.reasons])
+        evaluation.status, evaluation.detail = ProviderStatus.LOW, reasons
     else:
         evaluation.detail = summary
     if snapshot.details.get("credential") == "grace":
@@ -470,12 +542,15 @@ def _failed_poll(provider: Provider, snapshot: BalanceSnapshot, current: dict, n
         failures = _consecutive_unreachable(provider, 2 * unreachable_after())
         if failures >= unreachable_after():
             severity = Severity.CRITICAL if failures >= 2 * unreachable_after() else Severity.WARNING
+            marks = f"critical at {2 * unreachable_after()}"
+            if severity == Severity.WARNING:
+                marks = f"warning at {unreachable_after()}, {marks}"
             evaluation.raised.append(
                 raise_condition(
                     provider,
                     Kind.UNREACHABLE,
                     severity,
-                    f"{provider.name}: unreachable, {failures} balance polls in a row failed ({code})",
+                    f"{provider.name}: Unreachable: {failures} balance polls in a row failed ({code}), {marks}",
                     {"error_code": code, "message": message, "failed_polls": failures, "trigger": "poll"},
                     now=now,
                 )
@@ -503,74 +578,202 @@ def _consecutive_unreachable(provider: Provider, limit: int) -> int:
 def _money_level(provider: Provider, snapshot: BalanceSnapshot, runway, alert: Alert | None) -> _Level:
     level = _Level()
     current = alert.severity if alert else None
-    factor = hysteresis_factor()
-    amount = snapshot.amount
-    unit = snapshot.currency or provider.currency
-    if amount is not None:
-        critical, warning = provider.balance_critical, provider.balance_warning
-        if critical is not None and amount < (critical * factor if current == Severity.CRITICAL else critical):
-            level.add(Severity.CRITICAL, f"balance {_num(amount)} {unit} below critical {_num(critical)}")
-        elif warning is not None and amount < (warning * factor if current else warning):
-            level.add(Severity.WARNING, f"balance {_num(amount)} {unit} below warning {_num(warning)}")
-    _runway_level(level, provider, runway, current)
-    level.refusal = _refused(provider, snapshot, alert)
-    if level.refusal:
-        level.add(Severity.CRITICAL, _refusal_reason(level.refusal))
+    _balance_reason(level, provider, snapshot, current)
+    _runway_reason(level, "Balance", provider, runway, current)
+    _refusal_into(level, provider, snapshot, alert)
     return level
 
 
 def _quota_level(provider: Provider, snapshot: BalanceSnapshot, runway, alert: Alert | None) -> _Level:
     level = _Level()
     current = alert.severity if alert else None
-    factor = float(hysteresis_factor())
-    if snapshot.used is not None and snapshot.limit:
-        percent = 100.0 * snapshot.used / snapshot.limit
-        critical, warning = provider.quota_critical_percent, provider.quota_warning_percent
-        text = f"{snapshot.used:,} of {snapshot.limit:,} messages used ({percent:.0f}%)"
-        if critical is not None and percent >= (critical / factor if current == Severity.CRITICAL else critical):
-            level.add(Severity.CRITICAL, f"{text}, critical at {critical}%")
-        elif warning is not None and percent >= (warning / factor if current else warning):
-            level.add(Severity.WARNING, f"{text}, warning at {warning}%")
-    _runway_level(level, provider, runway, current)
-    level.refusal = _refused(provider, snapshot, alert)
-    if level.refusal:
-        level.add(Severity.CRITICAL, _refusal_reason(level.refusal))
+    _percent_reason(level, provider, snapshot, current)
+    _runway_reason(level, "Plan quota", provider, runway, current)
+    _refusal_into(level, provider, snapshot, alert)
     return level
 
 
-def _runway_level(level: _Level, provider: Provider, runway, current: str | None) -> None:
-    if runway is None or not runway.draining:
-        return  # not draining, too little history, or the quota lasts until the plan resets
+# Each check below says, from this reading, which threshold is crossed ("below the warning 50.00"), which one
+# only hysteresis still holds ("back above the warning 50.00; clears at 55.00 (hysteresis 10 %)"), or, when
+# none, the fact that resolves the alert ("Balance 60.00 EUR, above 55.00"). An open alert's thresholds are
+# moved by the hysteresis factor: a warning clears (a critical eases) only once the value is that far past it.
+
+
+def _balance_reason(level: _Level, provider: Provider, snapshot: BalanceSnapshot, current: str | None) -> None:
+    amount = snapshot.amount
+    critical, warning = provider.balance_critical, provider.balance_warning
+    if amount is None or (critical is None and warning is None):
+        return
+    factor = hysteresis_factor()
+    lead = f"Balance {_amount(snapshot)}"
+    if critical is not None and amount < critical:
+        level.add(Severity.CRITICAL, f"{lead}, below the critical {_num(critical)}")
+    elif critical is not None and current == Severity.CRITICAL and amount < critical * factor:
+        back = _back("above", amount, critical)
+        level.add(
+            Severity.CRITICAL,
+            f"{lead}, {back} the critical {_num(critical)}; eases at {_num(critical * factor)} ({hysteresis_text()})",
+            held=True,
+        )
+    elif warning is not None and amount < warning:
+        level.add(Severity.WARNING, f"{lead}, below the warning {_num(warning)}")
+    elif warning is not None and current and amount < warning * factor:
+        back = _back("above", amount, warning)
+        level.add(
+            Severity.WARNING,
+            f"{lead}, {back} the warning {_num(warning)}; clears at {_num(warning * factor)} ({hysteresis_text()})",
+            held=True,
+        )
+    else:
+        bound = _clear_bound(critical, warning, current, factor, lower_is_worse=True)
+        level.cleared.append(f"{lead}, {'above' if amount > bound else 'at'} {_num(bound)}")
+
+
+def _percent_reason(level: _Level, provider: Provider, snapshot: BalanceSnapshot, current: str | None) -> None:
+    critical, warning = provider.quota_critical_percent, provider.quota_warning_percent
+    if snapshot.used is None or not snapshot.limit or (critical is None and warning is None):
+        return
+    percent = 100.0 * snapshot.used / snapshot.limit
+    factor = float(hysteresis_factor())
+    marks = [m for t in (critical, warning) if t is not None for m in (float(t), t / factor)]
+    shown = same_side(percent, marks)
+    lead = f"Plan quota: {shown} % used ({snapshot.used:,} of {snapshot.limit:,} messages)"
+    if critical is not None and percent >= critical:
+        level.add(Severity.CRITICAL, f"{lead}, critical at {critical} %")
+    elif critical is not None and current == Severity.CRITICAL and percent >= critical / factor:
+        eases = f"eases under {short_number(critical / factor)} % ({hysteresis_text()})"
+        level.add(Severity.CRITICAL, f"{lead}, back under the critical {critical} %; {eases}", held=True)
+    elif warning is not None and percent >= warning:
+        level.add(Severity.WARNING, f"{lead}, warning at {warning} %")
+    elif warning is not None and current and percent >= warning / factor:
+        clears = f"clears under {short_number(warning / factor)} % ({hysteresis_text()})"
+        level.add(Severity.WARNING, f"{lead}, back under the warning {warning} %; {clears}", held=True)
+    else:
+        bound = _clear_bound(critical, warning, current, factor, lower_is_worse=False)
+        level.cleared.append(f"{lead}, under {short_number(bound)} %")
+
+
+def _runway_reason(level: _Level, what: str, provider: Provider, runway, current: str | None) -> None:
+    critical, warning = provider.runway_critical_hours, provider.runway_warning_hours
+    if runway is None or (critical is None and warning is None):
+        return
+    if not runway.draining:
+        # Not draining, or the quota lasts until the plan resets (runway thresholds ignore it); unknown says nothing.
+        if runway.capped_at_reset or runway.burn_per_hour == 0:
+            level.cleared.append(f"{what}: {runway.label}")
+        return
     hours = runway.hours_left
     factor = float(hysteresis_factor())
-    critical, warning = provider.runway_critical_hours, provider.runway_warning_hours
-    if critical is not None and hours < (critical * factor if current == Severity.CRITICAL else critical):
-        level.add(Severity.CRITICAL, f"runway {hours:.1f} h below critical {critical} h")
-    elif warning is not None and hours < (warning * factor if current else warning):
-        level.add(Severity.WARNING, f"runway {hours:.1f} h below warning {warning} h")
+    marks = [m for t in (critical, warning) if t is not None for m in (float(t), t * factor)]
+    lead = f"{what}: {_runs_out(hours, marks)}"
+    if critical is not None and hours < critical:
+        level.add(Severity.CRITICAL, f"{lead} (critical under {critical} h)")
+    elif critical is not None and current == Severity.CRITICAL and hours < critical * factor:
+        eases = f"eases at {short_number(critical * factor)} h ({hysteresis_text()})"
+        level.add(
+            Severity.CRITICAL,
+            f"{lead}, {_back('above', hours, critical)} the critical {critical} h; {eases}",
+            held=True,
+        )
+    elif warning is not None and hours < warning:
+        level.add(Severity.WARNING, f"{lead} (warning under {warning} h)")
+    elif warning is not None and current and hours < warning * factor:
+        clears = f"clears at {short_number(warning * factor)} h ({hysteresis_text()})"
+        level.add(
+            Severity.WARNING, f"{lead}, {_back('above', hours, warning)} the warning {warning} h; {clears}", held=True
+        )
+    else:
+        bound = _clear_bound(critical, warning, current, factor, lower_is_worse=True)
+        level.cleared.append(f"{lead}, {'above' if hours > bound else 'at'} {short_number(bound)} h")
 
 
-def _refused(provider: Provider, snapshot: BalanceSnapshot, alert: Alert | None) -> dict | None:
+def _refusal_into(level: _Level, provider: Provider, snapshot: BalanceSnapshot, alert: Alert | None) -> None:
+    level.refusal, ended = _refused(provider, snapshot, alert)
+    if level.refusal:
+        level.add(Severity.CRITICAL, _refusal_reason(level.refusal))
+    elif ended:
+        level.cleared.append(ended)
+
+
+def _clear_bound(critical, warning, current: str | None, factor, *, lower_is_worse: bool):
+    """The threshold this reading was last compared with: past it, nothing is crossed (hysteresis included)."""
+    if warning is not None:
+        threshold, moved = warning, current is not None
+    else:
+        threshold, moved = critical, current == Severity.CRITICAL
+    if not moved:
+        return threshold
+    return threshold * factor if lower_is_worse else threshold / factor
+
+
+def hysteresis_text() -> str:
+    return f"hysteresis {short_number(settings.SENDWATCH_ALERT_HYSTERESIS_PERCENT)} %"
+
+
+def _back(side: str, value, threshold) -> str:
+    return f"back {side}" if value != threshold else "back at"
+
+
+def short_number(value) -> str:
+    """A threshold or a bound as people write it: 24, 26.4, 72.7 (one decimal at most)."""
+    text = f"{float(value):.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def same_side(value: float, marks: Sequence[float], digits: int = 0) -> str:
+    """``value`` with as few decimals (from ``digits``) as keep it on the same side of every mark, or on it.
+
+    So 79.6 % is never written "80 % used, back under the warning 80 %".
+    """
+    for places in range(digits, 5):
+        text = f"{value:.{places}f}"
+        if all(_sign(float(text) - mark) == _sign(value - mark) for mark in marks):
+            return text
+    return repr(value)
+
+
+def _sign(number: float) -> int:
+    return (number > 0) - (number < 0)
+
+
+def _runs_out(hours: float, marks: list[float]) -> str:
+    """'runs out in ~15 hours' (runway.human_hours), with more digits when rounding would cross a threshold."""
+    if hours <= 0:
+        return "used up"
+    text = human_hours(hours)
+    if hours < 1:
+        shown = max(1, round(hours * 60)) / 60
+    elif hours < 48:
+        shown = float(text.split()[0].lstrip("~"))
+    else:
+        shown = float(text.split()[0].lstrip("~")) * 24
+    if any(_sign(shown - mark) != _sign(hours - mark) for mark in marks):
+        text = f"~{same_side(hours, marks)} hours"
+    return f"runs out in {text}"
+
+
+def _refused(provider: Provider, snapshot: BalanceSnapshot, alert: Alert | None) -> tuple[dict | None, str]:
     """The open alert's refusal (sends refused for lack of funds or plan) while nothing has fixed it.
 
     errors_recorded notes the refusal on the alert (``details["refusal"]``), so no error
     table is scanned here. Fixed means: a send was accepted after the refusal, or (money)
     the balance rose above what it was when sends were refused, or (quota) the limit rose
-    or a new plan period began.
+    or a new plan period began. Returns (the refusal in force, or None; what fixed it, in words, or "").
     """
     if alert is None:
-        return None
+        return None, ""
     refusal = alert.details.get("refusal")
     refused_at = _parse_time(refusal.get("at")) if isinstance(refusal, dict) else None
     if refused_at is None:
-        return None
+        return None, ""
+    code = refusal.get("code", "?")
     if Send.objects.filter(
         provider=provider,
         created_at__gte=refused_at - timedelta(minutes=10),
         completed_at__gt=refused_at,
         status__in=CONSUMING_STATUSES,
     ).exists():
-        return None
+        return None, f"the vendor accepted a send after refusing sends ({code})"
     before = (
         BalanceSnapshot.objects.filter(provider=provider, ok=True, unavailable=False, fetched_at__lte=refused_at)
         .order_by("-fetched_at")
@@ -586,19 +789,19 @@ def _refused(provider: Provider, snapshot: BalanceSnapshot, alert: Alert | None)
             if reference is None:
                 reference = max(Decimal(0), provider.balance_warning or Decimal(0))
             if snapshot.amount > reference:
-                return None
+                return None, f"Balance {_amount(snapshot)}, above the {_num(reference)} of the refusal ({code})"
     else:
         if refused_at < month_start(snapshot.fetched_at):
-            return None
+            return None, f"a new plan month began since sends were refused ({code})"
         limit = before["limit"] if before and before["limit"] is not None else _int(refusal.get("limit"))
         if limit is not None and snapshot.limit is not None and snapshot.limit > limit:
-            return None
-    return refusal
+            return None, f"the plan limit rose to {snapshot.limit:,} messages from {limit:,}"
+    return refusal, ""
 
 
 def _refusal_reason(refusal: dict) -> str:
     when = timezone.localtime(_parse_time(refusal["at"])).strftime("%d %b %H:%M")
-    return f"the vendor refused sends ({refusal.get('code', '?')}) at {when} and nothing has changed since"
+    return f"The vendor refused sends ({refusal.get('code', '?')}) at {when} and nothing has changed since"
 
 
 def _apply(
@@ -611,9 +814,6 @@ def _apply(
     snapshot: BalanceSnapshot,
 ) -> None:
     if level.severity is not None:
-        label = "Low balance" if kind == Kind.LOW_BALANCE else "Plan quota nearly used"
-        if level.severity == Severity.CRITICAL:
-            label = "Balance critical" if kind == Kind.LOW_BALANCE else "Plan quota critical"
         details: dict[str, Any] = {
             "reasons": level.reasons,
             "amount": snapshot.amount,
@@ -625,10 +825,16 @@ def _apply(
         }
         if level.refusal:
             details["refusal"] = level.refusal
-        title = f"{provider.name}: {label} — {level.reasons[0]}"
-        evaluation.raised.append(raise_condition(provider, kind, level.severity, title, details, now=now))
+        # The title is the reason that set the severity, from this reading.
+        title = f"{provider.name}: {level.reasons[0]}"
+        # Held only by hysteresis: keep the open alert's words true, never open one.
+        change = refresh_condition if level.held else raise_condition
+        alert = change(provider, kind, level.severity, title, details, now=now)
+        if alert is not None:
+            evaluation.raised.append(alert)
     else:
-        note = f"back above the thresholds with {_summary(snapshot, None)}"
+        # What resolved it, from this reading: "Balance 250.00 EUR, above 247.50".
+        note = "; ".join(level.cleared) or "no threshold is crossed any more"
         _clear(evaluation, provider, kind, current, note, now)
 
 

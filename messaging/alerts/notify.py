@@ -10,6 +10,10 @@ retried after 30 s, 2 min, 10 min, 30 min and 2 h; after
 ``SENDWATCH_NOTIFY_MAX_ATTEMPTS`` (6) attempts it is ``failed`` with its last
 error kept. Nothing here ever changes the alert.
 
+What a notification says is fixed when its event happens: ``queue`` builds the email
+(subject, body) and the webhook body once and stores them on the AlertEvent; every
+attempt sends those stored bytes (only the signing timestamp is the attempt's own).
+
 Webhooks get JSON with a Slack-compatible ``text`` and structured fields,
 signed with HMAC-SHA256 of ``f"{timestamp}.{body}"`` under the endpoint's
 secret (sealed with messaging.vault.crypto): headers ``X-Sendwatch-Timestamp`` and
@@ -72,6 +76,9 @@ EVENT_STATE: dict[str, str] = {
     AlertEvent.Kind.ESCALATED: Alert.State.OPEN,
     AlertEvent.Kind.RESOLVED: Alert.State.RESOLVED,
 }
+# AlertEvent.details[NOTIFICATION_KEY]: the event's notification, fixed when it happened (MESSAGE_PARTS).
+NOTIFICATION_KEY = "notification"
+MESSAGE_PARTS = ("subject", "email", "webhook")
 EVENT_VERB: dict[str, str] = {
     AlertEvent.Kind.OPENED: "opened",
     AlertEvent.Kind.ESCALATED: "escalated to critical",
@@ -127,6 +134,7 @@ def queue(event: AlertEvent) -> list[Notification]:
     ]
     if not rows:
         return []
+    store_message(event)  # what every attempt will send, fixed now
     created = Notification.objects.bulk_create(rows)
     ids = [n.pk for n in created]
     transaction.on_commit(lambda: enqueue(ids), robust=True)
@@ -216,6 +224,12 @@ def _failed_attempt(notification: Notification, error: str, *, permanent: bool =
 
 
 # -- content -----------------------------------------------------------------------------
+#
+# What an event's notifications say is fixed when the event happens: ``queue`` builds the email's
+# subject and body and the webhook's JSON body once, from the event and the alert as they are then
+# (links start with settings.SENDWATCH_BASE_URL as it is then), and stores them on the AlertEvent
+# (``details["notification"]``). Every attempt, the first and each retry, sends those stored bytes,
+# so a retry after the alert escalated still says what the event said.
 
 
 def alert_url(alert: Alert) -> str:
@@ -224,7 +238,23 @@ def alert_url(alert: Alert) -> str:
 
 
 def public_details(details: dict) -> dict:
-    return {k: v for k, v in (details or {}).items() if k != "easing_since"}
+    return {k: v for k, v in (details or {}).items() if k not in ("easing_since", NOTIFICATION_KEY)}
+
+
+def linked(details: dict) -> dict:
+    """Details with their Sendwatch paths (``credential_url``, ``errors_url``) as full links."""
+    return {
+        key: settings.SENDWATCH_BASE_URL + value
+        if key.endswith("_url") and isinstance(value, str) and value.startswith("/")
+        else value
+        for key, value in details.items()
+    }
+
+
+def event_details(event: AlertEvent) -> dict:
+    """The alert's details at the event (a resolution keeps the last ones seen while it was open)."""
+    details = public_details(event.details)
+    return linked(details or public_details(event.alert.details))
 
 
 def slack_escape(value: object) -> str:
@@ -236,18 +266,38 @@ def slack_escape(value: object) -> str:
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def headline(event: AlertEvent) -> str:
+    """The event in one line: the alert's title (the reason for its severity), or what resolved it.
+
+    Resolved automatically, the note is the fact that resolved it ("Balance 250.00 EUR, above 247.50");
+    resolved by someone, who did and their note.
+    """
+    alert = event.alert
+    if event.kind != AlertEvent.Kind.RESOLVED:
+        return alert.title
+    prefix = f"{alert.provider.name}: " if alert.provider else ""
+    if event.actor is not None:
+        who = event.actor.get_username()
+        return f"{prefix}{alert.get_kind_display()} resolved by {who}" + (f": {event.note}" if event.note else "")
+    return f"{prefix}{event.note or alert.get_kind_display()}: resolved"
+
+
 def payload(event: AlertEvent) -> dict:
-    """The webhook JSON: Slack's ``text`` (every value in it escaped) plus the structured fields (plain JSON)."""
+    """The webhook JSON: Slack's ``text`` (every value in it escaped) plus the structured fields (plain JSON).
+
+    Built from the event as it happened; ``queue`` stores it (``message``) and every attempt sends that.
+    """
     alert = event.alert
     provider = alert.provider
     url = alert_url(alert)
     link = f"<{slack_escape(url)}|Open in Sendwatch>"
-    title = slack_escape(alert.title)
-    severity = slack_escape(event.severity.upper())
-    verb = slack_escape(EVENT_VERB.get(event.kind, event.kind))
-    text = f"[{severity}] {title} ({verb}) {link}"
+    summary = headline(event)
     if event.kind == AlertEvent.Kind.RESOLVED:
-        text = f"[RESOLVED] {title}" + (f": {slack_escape(event.note)}" if event.note else "") + f" {link}"
+        text = f"[RESOLVED] {slack_escape(summary)} {link}"
+    else:
+        severity = slack_escape(event.severity.upper())
+        verb = slack_escape(EVENT_VERB.get(event.kind, event.kind))
+        text = f"[{severity}] {slack_escape(alert.title)} ({verb}) {link}"
     return {
         "text": text,
         "event": event.kind,
@@ -258,33 +308,41 @@ def payload(event: AlertEvent) -> dict:
         "provider": provider.slug if provider else None,
         "provider_name": provider.name if provider else None,
         "title": alert.title,
+        "summary": summary,
         "url": url,
         "at": event.at.isoformat(),
         "note": event.note,
-        "details": public_details(alert.details),
+        "details": event_details(event),
     }
 
 
-def email_content(event: AlertEvent) -> tuple[str, str]:
+def email_content(event: AlertEvent, data: dict | None = None) -> tuple[str, str]:
+    """The email's subject and body, from the event's payload (``data``, built when left out)."""
     alert = event.alert
-    data = payload(event)
-    label = "RESOLVED" if event.kind == AlertEvent.Kind.RESOLVED else event.severity.upper()
+    data = data if data is not None else payload(event)
+    resolved = event.kind == AlertEvent.Kind.RESOLVED
+    label = "RESOLVED" if resolved else event.severity.upper()
     if event.kind == AlertEvent.Kind.ESCALATED:
         label = "ESCALATED to CRITICAL"
-    subject = f"[Sendwatch] {label}: {alert.title}"[:250]
+    subject = f"[Sendwatch] {label}: {data['summary']}"[:250]
+    at = timezone.localtime(event.at, timezone.get_default_timezone())
     lines = [
-        alert.title,
+        data["summary"],
         "",
         f"Provider:  {data['provider_name'] or 'all providers'}",
         f"Condition: {alert.get_kind_display()}",
         f"Severity:  {event.severity}",
-        f"Event:     {EVENT_VERB.get(event.kind, event.kind)} at {timezone.localtime(event.at):%Y-%m-%d %H:%M %Z}",
+        f"Event:     {EVENT_VERB.get(event.kind, event.kind)} at {at:%Y-%m-%d %H:%M %Z}",
     ]
     if event.note:
         lines.append(f"Note:      {event.note}")
-    for key, value in data["details"].items():
-        if key == "credential_url":
-            value = settings.SENDWATCH_BASE_URL + str(value)
+    details = dict(data["details"])
+    reasons = details.pop("reasons", None)
+    if not resolved and isinstance(reasons, list) and reasons:
+        lines += ["", "Why:", *(f"  - {reason}" for reason in reasons)]
+    if details:
+        lines += ["", "Details:" if not resolved else "Last seen while open:"]
+    for key, value in details.items():
         if isinstance(value, (dict, list)):
             value = json.dumps(value, cls=DjangoJSONEncoder)
         lines.append(f"  {key}: {value}")
@@ -292,9 +350,35 @@ def email_content(event: AlertEvent) -> tuple[str, str]:
     return subject, "\n".join(lines)
 
 
+def build_message(event: AlertEvent) -> dict[str, str]:
+    """The event's notification as every attempt sends it: email subject and body, webhook body (JSON text)."""
+    data = payload(event)
+    subject, body = email_content(event, data)
+    webhook = json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":"))
+    return {"subject": subject, "email": body, "webhook": webhook}
+
+
+def store_message(event: AlertEvent) -> dict[str, str]:
+    """Build the event's message now and keep it on the event."""
+    built = build_message(event)
+    event.details = {**(event.details or {}), NOTIFICATION_KEY: built}
+    AlertEvent.objects.filter(pk=event.pk).update(details=event.details)
+    return built
+
+
+def message(event: AlertEvent) -> dict[str, str]:
+    """The event's stored message; an event queued before messages were stored gets its own now, once."""
+    stored = (event.details or {}).get(NOTIFICATION_KEY)
+    if isinstance(stored, dict) and all(isinstance(stored.get(part), str) for part in MESSAGE_PARTS):
+        return stored
+    return store_message(event)
+
+
 def _send_email(notification: Notification) -> None:
-    subject, body = email_content(notification.alert_event)
-    sent = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [notification.recipient]).send()
+    stored = message(notification.alert_event)
+    sent = EmailMessage(
+        stored["subject"], stored["email"], settings.DEFAULT_FROM_EMAIL, [notification.recipient]
+    ).send()
     if not sent:
         raise DeliveryError("the mail backend accepted no message")
 
@@ -316,7 +400,7 @@ def _post_webhook(notification: Notification) -> None:
     if not hook.enabled:
         raise PermanentFailure("the webhook endpoint is disabled")
     secret = unseal(hook.secret_key_id, hook.secret_ciphertext).key
-    body = json.dumps(payload(notification.alert_event), cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+    body = message(notification.alert_event)["webhook"].encode()  # the bytes stored at the event, every attempt
     timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json",

@@ -187,7 +187,10 @@ def quota_runway(
     own_sends: int | None = None,
     since: datetime | None = None,
 ) -> Runway:
-    """``own_sends``: Sendwatch's consuming sends to the provider since ``since`` (default the window start)."""
+    """``own_sends``: Sendwatch's sends to the provider (every status, from the rollups) since ``since``.
+
+    ``since`` is when those sends start (default the window start): the rate divides by that span.
+    """
     start = now - window()
     usable = sorted(
         (r for r in readings if r.ok and r.limit is not None and start <= r.fetched_at <= now),

@@ -19,6 +19,12 @@ It clears once the rate is back under the ceiling (and the baseline limit) by
 the hysteresis margin; with too few sends to judge, only a window with no
 errors at all clears it.
 
+The title says why the alert has its severity, from this window: "critical at
+20 %", "above the 10 % ceiling", "4.0x the usual 1.2 %", or, while hysteresis
+holds it open, "back under the 10 % ceiling; clears at 9.1 % or less". The
+details keep the window (``window_start``, ``window_end``) and ``errors_url``,
+the Errors page for exactly this provider and window (``evidence_window``).
+
 Queries: a fixed number per distinct window length (GROUP BY provider), not per provider.
 """
 
@@ -26,26 +32,30 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import reduce
-from operator import or_
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from messaging.alerts import lifecycle as alerts
-from messaging.models import Alert, ErrorEvent, Provider, Send
+from messaging.models import Alert, ErrorEvent, Provider
+from messaging.traffic import figures
+from messaging.traffic.rollups import floor
 
 SEND_SOURCES = (ErrorEvent.Source.SEND, ErrorEvent.Source.INGEST)
 BASELINE_DAYS = 7
 TOP_CODES = 5
+# The Errors page's finest rollup grain: links cover the evidence window in whole buckets of it.
+EVIDENCE_GRAIN = timedelta(minutes=5)
 
 
 @dataclass
 class SpikeReport:
     raised: list[Alert] = field(default_factory=list)
     cleared: list[Alert] = field(default_factory=list)
+    held: list[Alert] = field(default_factory=list)  # back under the limits, kept open by hysteresis
     rates: dict[str, float | None] = field(default_factory=dict)  # provider slug -> rate in percent
 
 
@@ -90,47 +100,30 @@ def evaluate_spikes(now: datetime | None = None) -> SpikeReport:
 
 
 def window_counts(providers: list[Provider], length: timedelta, now: datetime) -> dict[int, WindowCounts]:
-    """Counts for the window ending now and the same window on each of the previous 7 days: four queries."""
-    ids = [p.pk for p in providers]
-    start = now - length
-    errors = (
-        ErrorEvent.objects.filter(
-            provider_id__in=ids, occurred_at__gt=start, occurred_at__lte=now, source__in=SEND_SOURCES
-        )
-        .order_by()
-        .values_list("provider_id", "error_code")
-        .annotate(n=Count("id"))
-    )
-    sends = _per_provider(Send.objects.filter(provider_id__in=ids, created_at__gt=start, created_at__lte=now))
-    past = [(now - timedelta(days=d) - length, now - timedelta(days=d)) for d in range(1, BASELINE_DAYS + 1)]
-    base_errors = _per_provider(
-        ErrorEvent.objects.filter(
-            reduce(or_, (Q(occurred_at__gt=a, occurred_at__lte=b) for a, b in past)),
-            provider_id__in=ids,
-            source__in=SEND_SOURCES,
-        )
-    )
-    base_sends = _per_provider(
-        Send.objects.filter(reduce(or_, (Q(created_at__gt=a, created_at__lte=b) for a, b in past)), provider_id__in=ids)
-    )
+    """Counts for the window ending now and the same window on each of the previous 7 days: four queries.
+
+    The window is the one the alert links to (``covering`` the last ``length``, as the Errors page
+    snaps it), counted by messaging.traffic.figures as every page counts: the alert's numbers are the page's.
+    """
+    window = figures.custom_window(*covering(now - length, now))
+    past = [window.shifted(-timedelta(days=d)) for d in range(1, BASELINE_DAYS + 1)]
+    errors = figures.errors_by(window, "provider_id", "error_code", providers=providers)
+    sends = figures.sends_by(window, "provider_id", providers=providers)
+    baseline = figures.totals_by_provider(past, providers)
     codes: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    for provider_id, code, n in errors:
+    for (provider_id, code), n in errors.items():
         codes[provider_id].append((code, n))
     result = {}
-    for pk in ids:
+    for pk, usual in baseline.items():
         ranked = tuple(sorted(codes[pk], key=lambda item: (-item[1], item[0])))
         result[pk] = WindowCounts(
             sends=sends.get(pk, 0),
             errors=sum(n for _, n in ranked),
             codes=ranked,
-            baseline_sends=base_sends.get(pk, 0),
-            baseline_errors=base_errors.get(pk, 0),
+            baseline_sends=usual.sends,
+            baseline_errors=usual.errors,
         )
     return result
-
-
-def _per_provider(queryset) -> dict[int, int]:
-    return dict(queryset.order_by().values("provider_id").annotate(n=Count("id")).values_list("provider_id", "n"))
 
 
 def baseline_limit(provider: Provider, counts: WindowCounts) -> float | None:
@@ -152,40 +145,129 @@ def _decide(report: SpikeReport, provider: Provider, counts: WindowCounts, alert
         return
     ceiling = float(provider.error_rate_ceiling_percent)
     limit = baseline_limit(provider, counts)
+    factor = float(alerts.hysteresis_factor())
+    critical_at = ceiling * float(settings.SENDWATCH_SPIKE_CRITICAL_FACTOR)
+    clears_at = ceiling / factor if limit is None else min(ceiling, limit) / factor
     over_ceiling = rate > ceiling
     over_baseline = limit is not None and rate > limit
-    if over_ceiling or over_baseline:
-        critical = rate >= ceiling * float(settings.SENDWATCH_SPIKE_CRITICAL_FACTOR)
-        severity = Alert.Severity.CRITICAL if critical else Alert.Severity.WARNING
-        top = [{"code": code, "count": n} for code, n in counts.codes[:TOP_CODES]]
-        reason = (
-            f"above the {ceiling:g}% ceiling"
-            if over_ceiling
-            else f"{rate / max(counts.baseline_rate or 0.0, 1e-9):.1f}x the usual {counts.baseline_rate:.1f}%"
-        )
-        lead = f"top: {top[0]['code']} x{top[0]['count']}" if top else "no error codes"
-        title = f"{provider.name}: error spike {rate:.1f}% of {counts.sends} sends in {minutes} min ({lead})"
-        details = {
-            "rate_percent": round(rate, 2),
-            "errors": counts.errors,
-            "sends": counts.sends,
-            "window_minutes": minutes,
-            "ceiling_percent": ceiling,
-            "baseline_percent": None if counts.baseline_rate is None else round(counts.baseline_rate, 2),
-            "baseline_limit_percent": None if limit is None else round(limit, 2),
-            "reason": reason,
-            "top_codes": top,
-        }
-        report.raised.append(alerts.raise_condition(provider, kind, severity, title, details, now=now))
+    marks = [ceiling, critical_at, clears_at, *([] if limit is None else [limit])]
+    measured = f"{alerts.same_side(rate, marks, digits=1)} % of {counts.sends} sends in {minutes} min"
+    if not (over_ceiling or over_baseline):
+        if alert is not None and rate <= clears_at:
+            _clear(
+                report, provider, f"Error rate {measured}, {'under' if rate < clears_at else 'at'} {clears_at:.1f} %"
+            )
+        elif alert is not None:
+            _held(report, provider, counts, rate, limit, measured, now)
         return
-    if alert is None:
-        return
+    usual = counts.baseline_rate or 0.0
+    if rate >= critical_at:
+        severity, why = Alert.Severity.CRITICAL, f"critical at {critical_at:g} %"
+    elif over_ceiling:
+        severity, why = Alert.Severity.WARNING, f"above the {ceiling:g} % ceiling"
+    else:
+        severity, why = Alert.Severity.WARNING, f"{rate / max(usual, 1e-9):.1f}x the usual {usual:.1f} %"
+    title = f"{provider.name}: Error spike: {measured}, {why} ({_lead(counts)})"
+    details = _details(provider, counts, rate, limit, why, now)
+    report.raised.append(alerts.raise_condition(provider, kind, severity, title, details, now=now))
+
+
+def _held(
+    report: SpikeReport, provider: Provider, counts: WindowCounts, rate: float, limit: float | None, measured: str, now
+) -> None:
+    """Back under the ceiling (and the baseline limit), not yet by the hysteresis margin: still open, and it says so."""
+    ceiling = float(provider.error_rate_ceiling_percent)
     factor = float(alerts.hysteresis_factor())
-    if rate <= ceiling / factor and (limit is None or rate <= limit / factor):
-        _clear(report, provider, f"error rate back to {rate:.1f}% of {counts.sends} sends")
+    if limit is None or rate > ceiling / factor:
+        under, bound = f"back under the {ceiling:g} % ceiling", ceiling / factor
+    else:
+        under, bound = (
+            f"back under {limit:.1f} %, {float(provider.spike_baseline_factor):g}x the usual rate",
+            limit / factor,
+        )
+    why = f"{under}; clears at {bound:.1f} % or less ({alerts.hysteresis_text()})"
+    title = f"{provider.name}: Error rate {measured}, {why} ({_lead(counts)})"
+    details = _details(provider, counts, rate, limit, why, now)
+    kept = alerts.refresh_condition(provider, Alert.Kind.ERROR_SPIKE, Alert.Severity.WARNING, title, details, now=now)
+    if kept is not None:
+        report.held.append(kept)
+
+
+def _lead(counts: WindowCounts) -> str:
+    return f"top: {counts.codes[0][0]} x{counts.codes[0][1]}" if counts.codes else "no error codes"
+
+
+def _details(provider: Provider, counts: WindowCounts, rate: float, limit: float | None, why: str, now) -> dict:
+    start = now - timedelta(minutes=provider.spike_window_minutes)
+    return {
+        "rate_percent": round(rate, 2),
+        "errors": counts.errors,
+        "sends": counts.sends,
+        "window_minutes": provider.spike_window_minutes,
+        # The window these counts and codes are from: the alert page and notifications link the Errors page to it.
+        "window_start": start.isoformat(),
+        "window_end": now.isoformat(),
+        "errors_url": errors_path(provider, *covering(start, now)),
+        "ceiling_percent": float(provider.error_rate_ceiling_percent),
+        "baseline_percent": None if counts.baseline_rate is None else round(counts.baseline_rate, 2),
+        "baseline_limit_percent": None if limit is None else round(limit, 2),
+        "reason": why,
+        "top_codes": [{"code": code, "count": n} for code, n in counts.codes[:TOP_CODES]],
+    }
 
 
 def _clear(report: SpikeReport, provider: Provider, note: str) -> None:
     cleared = alerts.clear_condition(provider, Alert.Kind.ERROR_SPIKE, note=note)
     if cleared is not None:
         report.cleared.append(cleared)
+
+
+# -- the evidence window, for links to the Errors page ------------------------------------------
+
+
+def covering(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """The window from ``start`` to ``end`` widened to whole 5-minute buckets (the Errors page's finest grain).
+
+    A spike window holds events after its start up to and including its end, so the end's own bucket is in.
+    """
+    return floor(start, EVIDENCE_GRAIN), floor(end, EVIDENCE_GRAIN) + EVIDENCE_GRAIN
+
+
+def evidence_window(alert: Alert) -> tuple[datetime, datetime] | None:
+    """The window a spike alert's counts and top codes were read from, in whole 5-minute buckets (UTC).
+
+    Alerts raised before the window was stored fall back to ``window_minutes`` up to ``last_seen_at``.
+    """
+    details = alert.details or {}
+    end = _moment(details.get("window_end")) or alert.last_seen_at
+    start = _moment(details.get("window_start"))
+    minutes = details.get("window_minutes")
+    if start is None and isinstance(minutes, int) and not isinstance(minutes, bool) and minutes > 0:
+        start = end - timedelta(minutes=minutes)
+    if start is None or end is None or end <= start:
+        return None
+    return covering(start, end)
+
+
+def errors_path(provider: Provider, start: datetime, end: datetime) -> str:
+    """The Errors page for one provider and a custom window, for notifications (made absolute there).
+
+    ``start`` and ``end`` are written in UTC as ISO 8601 with a ``Z``, which the page's From and To
+    read exactly, whoever opens the link in whatever time zone.
+    """
+    query = {"provider": provider.slug, "window": "custom", "start": _utc(start), "end": _utc(end)}
+    return f"{reverse('messaging:errors')}?{urlencode(query)}"
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _moment(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if timezone.is_aware(moment) else None

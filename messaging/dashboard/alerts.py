@@ -9,18 +9,22 @@ fragment and plain forms with a redirect and a message.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django import forms
 from django.contrib import messages
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from messaging.alerts import lifecycle as alerts
 from messaging.alerts.runway import runway_for_providers
+from messaging.alerts.spikes import evidence_window
 from messaging.dashboard import alert_list
 from messaging.dashboard.filters import CursorField, FilterForm, ProviderField, one_of
 from messaging.dashboard.http import HtmxHttpRequest
@@ -75,8 +79,43 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # Support reads alerts but not balance history: today's runway is for those who may see balances.
     if shows_balance and alert.provider and request.user.has_perm("messaging.view_balancesnapshot"):
         runway = runway_for_providers([alert.provider]).get(alert.provider.pk)
-    context = {**_lifecycle_context(alert, NoteForm()), "runway": runway, "shows_balance": shows_balance}
+    context = {
+        **_lifecycle_context(alert, NoteForm()),
+        "runway": runway,
+        "shows_balance": shows_balance,
+        "evidence": evidence_links(alert),
+    }
     return render(request, DETAIL_TEMPLATE, context)
+
+
+def evidence_links(alert: Alert) -> dict[str, Any] | None:
+    """Links to the Errors page for exactly the alert's provider and evidence window, one per top code.
+
+    The window (whole 5-minute buckets covering the one the alert's counts are from) is written in
+    the reader's time zone, as the page's From and To inputs show and read it.
+    """
+    if alert.kind != Alert.Kind.ERROR_SPIKE or alert.provider is None:
+        return None
+    evidence = evidence_window(alert)
+    if evidence is None:
+        return None
+    start, end = (timezone.localtime(moment) for moment in evidence)
+    provider = {"provider": alert.provider.slug}
+    window = {"window": "custom", "start": _moment(start), "end": _moment(end)}
+    codes = []
+    for row in alert.details.get("top_codes") or []:
+        if isinstance(row, dict) and isinstance(row.get("code"), str):
+            link = f"{reverse('messaging:error_code')}?{urlencode({**provider, 'code': row['code'], **window})}"
+            codes.append({"code": row["code"], "count": row.get("count"), "url": link})
+    errors = f"{reverse('messaging:errors')}?{urlencode({**provider, **window})}"
+    return {"start": start, "end": end, "errors_url": errors, "codes": codes}
+
+
+def _moment(local: datetime) -> str:
+    """A From or To value in the reader's zone; in UTC (with ``Z``) for the hour a clock change makes ambiguous."""
+    if local.replace(fold=0).utcoffset() == local.replace(fold=1).utcoffset():
+        return f"{local:%Y-%m-%dT%H:%M}"
+    return f"{local.astimezone(UTC):%Y-%m-%dT%H:%MZ}"
 
 
 @requires("messaging.view_alert", "messaging.acknowledge_alert")

@@ -5,100 +5,55 @@ errors on sends count (source send or ingest): a failed balance poll is not a
 failed message. A send retried after an error can contribute more than one
 error, so a rate counts error events per 100 sends.
 
-Counts come from the rollups (messaging.traffic.rollups), never from the raw
-rows: a window is snapped to whole buckets of the grain it reads (5 minutes up
-to 2 h, 1 hour up to 8 days, 1 UTC day beyond), and every number shown is the
-exact sum over the buckets inside the window's start and end, which the page
-shows. Every call issues a fixed number of queries whatever the row counts.
+Counts come from the rollups through messaging.traffic.figures, the one source of
+every error and send count (the Overview, a provider's page, the Error codes page
+and the spike alerts count through it too), never from the raw rows: a window is
+snapped to whole buckets of the grain it reads (5 minutes up to 2 h, 1 hour up to
+8 days, 1 UTC day beyond), and every number shown is the exact sum over the
+buckets inside the window's half-open [start, end), which the page shows. Every
+call issues a fixed number of queries whatever the row counts.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.db.models import Case, F, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, F, Q, Sum, Value, When
 from django.utils import timezone
 
-from messaging.models import ErrorRollup, Provider, SendRollup
-from messaging.traffic.rollups import SEND_SOURCES, ceil, floor
+from messaging.models import Provider
+from messaging.traffic import figures
+from messaging.traffic.figures import (
+    DEFAULT_WINDOW,
+    MAX_CUSTOM_WINDOW,
+    SEND_SOURCES,
+    WINDOWS,
+    Window,
+    custom_window,
+    grain_for,
+    preset_window,
+    snap,
+)
 
-WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
-DEFAULT_WINDOW = "24h"
-MAX_CUSTOM_WINDOW = timedelta(days=92)
 __all__ = [
+    "DEFAULT_WINDOW",
+    "MAX_CUSTOM_WINDOW",
     "SEND_SOURCES",
+    "WINDOWS",
     "Breakdown",
     "Window",
     "breakdown",
     "custom_window",
     "export_rows",
+    "grain_for",
     "parse_window",
     "preset_window",
+    "snap",
 ]
 TOP_CODES_IN_CHART = 5
 SPARKLINE_ROWS = 50
-
-
-@dataclass(frozen=True)
-class Window:
-    key: str
-    start: datetime
-    end: datetime
-
-    @property
-    def length(self) -> timedelta:
-        return self.end - self.start
-
-    @property
-    def grain(self) -> timedelta:
-        """The rollup grain this window reads: the coarsest that still gives its sparkline buckets."""
-        return grain_for(self.length)
-
-    @property
-    def grain_label(self) -> str:
-        return {300: "5-minute", 3600: "hour", 86400: "UTC-day"}[int(self.grain.total_seconds())]
-
-    @property
-    def previous(self) -> Window:
-        return Window(self.key, self.start - self.length, self.start)
-
-    def buckets(self) -> tuple[str, timedelta]:
-        """The time bucket for sparklines and the chart: about 24 to 60 points."""
-        if self.length <= timedelta(hours=2):
-            return "minute5", timedelta(minutes=5)
-        if self.length <= timedelta(days=2):
-            return "hour", timedelta(hours=1)
-        if self.length <= timedelta(days=8):
-            return "hour6", timedelta(hours=6)
-        return "day", timedelta(days=1)
-
-    def bucket_starts(self) -> list[datetime]:
-        _, step = self.buckets()
-        first = floor(self.start, step)
-        starts, current = [], first
-        while current < self.end:
-            starts.append(current)
-            current += step
-        return starts
-
-
-def preset_window(key: str, now: datetime | None = None) -> Window:
-    """One of WINDOWS ending with the bucket that holds now, so the latest errors are always in."""
-    now = now or timezone.now()
-    grain = grain_for(WINDOWS[key])
-    window_end = floor(now, grain) + grain
-    return Window(key, window_end - WINDOWS[key], window_end)
-
-
-def custom_window(begin: datetime, finish: datetime) -> Window:
-    """The window from ``begin`` to ``finish`` snapped to whole buckets; ValueError (saying why) when it is not one."""
-    if finish <= begin:
-        raise ValueError("the custom window must end after it starts")
-    if finish - begin > MAX_CUSTOM_WINDOW:
-        raise ValueError("a custom window may span at most 92 days")
-    return snap(begin, finish)
 
 
 def parse_window(
@@ -114,24 +69,6 @@ def parse_window(
     if key != "custom":
         raise ValueError(f"window must be one of {', '.join([*WINDOWS, 'custom'])}")
     return custom_window(_parse_moment(start, "start"), _parse_moment(end, "end"))
-
-
-def grain_for(length: timedelta) -> timedelta:
-    if length <= timedelta(hours=2):
-        return timedelta(minutes=5)
-    if length <= timedelta(days=8):
-        return timedelta(hours=1)
-    return timedelta(days=1)
-
-
-def snap(begin: datetime, finish: datetime) -> Window:
-    """The custom window widened to whole buckets of its grain, so it covers at least what was asked."""
-    grain = grain_for(finish - begin)
-    while True:
-        start, end = floor(begin, grain), ceil(finish, grain)
-        if grain_for(end - start) == grain:
-            return Window("custom", start, end)
-        grain = grain_for(end - start)  # widening made it longer: snap to the coarser grain
 
 
 def _parse_moment(value: str | None, name: str) -> datetime:
@@ -181,6 +118,7 @@ class BreakdownRow:
 class ChartSeries:
     label: str
     rates: list[float]  # errors per 100 sends per bucket
+    errors: list[int] = field(default_factory=list)  # the errors behind each rate
 
 
 @dataclass
@@ -192,6 +130,8 @@ class Breakdown:
     total_sends: int
     bucket_starts: list[datetime]
     series: list[ChartSeries]
+    bucket_errors: list[int] = field(default_factory=list)  # every error per chart bucket
+    bucket_sends: list[int] = field(default_factory=list)  # every send per chart bucket
 
     @property
     def rate(self) -> float | None:
@@ -214,15 +154,15 @@ def breakdown(
     """
     by_id = {p.pk: p for p in (providers if providers is not None else Provider.objects.all())}
     keys = ("provider_id", "error_code", "category") if group == "code" else ("category",)
-    errors = _rollups(ErrorRollup, window, providers, channel)
-    sends = _rollups(SendRollup, window, providers, channel)
+    errors = figures.error_rollups(window, providers=providers, channel=channel)
+    sends = figures.send_rollups(window, providers=providers, channel=channel)
 
     # Totals per key in SQL: a few hundred rows, however many buckets the window holds.
     current: dict[tuple, int] = {}
     previous: dict[tuple, int] = {}
     if trends:
         # The previous window in the same statement: same length, so same grain.
-        both = _rollups(ErrorRollup, window, providers, channel, since=window.previous.start)
+        both = figures.error_rollups([window.previous, window], providers=providers, channel=channel)
         for *key, n, before in both.values_list(*keys).annotate(
             n=Sum("errors", filter=Q(bucket__gte=window.start), default=0),
             before=Sum("errors", filter=Q(bucket__lt=window.start), default=0),
@@ -282,21 +222,9 @@ def breakdown(
     for row, (key, _) in zip(rows[:SPARKLINE_ROWS], ranked[:SPARKLINE_ROWS], strict=False):
         row.sparkline = per_bucket[key]
     series = _chart_series(ranked, per_bucket, errors_per_bucket, sends_per_bucket, by_id, group)
-    return Breakdown(window, group, rows, total_errors, total_sends, starts, series)
-
-
-def _rollups(
-    model, window: Window, providers: list[Provider] | None, channel: str | None, since: datetime | None = None
-) -> QuerySet:
-    """The rollup rows of ``model`` at the window's grain whose buckets start inside the window (or from ``since``)."""
-    rows = model.objects.filter(
-        grain=int(window.grain.total_seconds()), bucket__gte=since or window.start, bucket__lt=window.end
+    return Breakdown(
+        window, group, rows, total_errors, total_sends, starts, series, errors_per_bucket, sends_per_bucket
     )
-    if providers is not None:
-        rows = rows.filter(provider_id__in=[p.pk for p in providers])
-    if channel:
-        rows = rows.filter(channel=channel)
-    return rows.order_by()
 
 
 def _chart_series(ranked, per_bucket, errors_per_bucket, sends_per_bucket, by_id, group) -> list[ChartSeries]:
@@ -305,11 +233,11 @@ def _chart_series(ranked, per_bucket, errors_per_bucket, sends_per_bucket, by_id
     series = []
     for key in top:
         label = key[0] if group == "category" else f"{by_id[key[0]].name}: {key[1]}" if key[0] in by_id else key[1]
-        series.append(ChartSeries(label, list(map(_rate, per_bucket[key], sends_per_bucket))))
+        series.append(ChartSeries(label, list(map(_rate, per_bucket[key], sends_per_bucket)), per_bucket[key]))
     if len(ranked) > TOP_CODES_IN_CHART:
         # Everything else is the bucket's total less the top codes: no pass over every code per bucket.
         other = [total - sum(per_bucket[key][i] for key in top) for i, total in enumerate(errors_per_bucket)]
-        series.append(ChartSeries("other", list(map(_rate, other, sends_per_bucket))))
+        series.append(ChartSeries("other", list(map(_rate, other, sends_per_bucket)), other))
     return series
 
 

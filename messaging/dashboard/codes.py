@@ -1,43 +1,38 @@
-"""Every vendor's error codes with their meaning, advice and live counts; and the decoder."""
+"""Every vendor's error codes with their meaning, advice and live counts; and the decoder.
+
+The live counts are the errors of sends per vendor and code in the Errors page's 24 h
+window, counted by messaging.traffic.figures as every other page counts them.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from messaging.dashboard.http import HtmxHttpRequest
-from messaging.models import ErrorEvent
+from messaging.traffic.figures import errors_by, preset_window
 from messaging.vault.permissions import requires
 from providers import ADAPTERS, parse_error
 
 MAX_DECODE_BODY = 256 * 1024
+COUNTS_WINDOW = "24h"  # a preset of the Errors page
 
 
 @requires("messaging.view_errorevent")
 def codes(request: HtmxHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip().lower()
     kind = request.GET.get("kind", "")
-    since = timezone.now() - timedelta(hours=24)
-    counts = {
-        (row["provider__kind"], row["error_code"]): row["n"]
-        for row in ErrorEvent.objects.filter(occurred_at__gte=since)
-        .values("provider__kind", "error_code")
-        .annotate(n=Count("id"))
-        .order_by()
-    }
+    window = preset_window(COUNTS_WINDOW)
+    counts = errors_by(window, "provider__kind", "error_code")
     entries = [
-        {"kind": adapter.kind, "label": adapter.label, "entry": entry, "count_24h": counts.get((adapter.kind, code), 0)}
+        {"kind": adapter.kind, "label": adapter.label, "entry": entry, "count": counts.get((adapter.kind, code), 0)}
         for adapter in ADAPTERS.values()
         if not kind or adapter.kind == kind
         for code, entry in adapter.errors.items()
         if not query or query in f"{code} {entry.description} {entry.resolution} {entry.category}".lower()
     ]
-    context = {"entries": entries, "kinds": _kinds(), "query": query, "kind": kind}
+    context = {"entries": entries, "kinds": _kinds(), "query": query, "kind": kind, "window": window}
     template = "messaging/codes.html#catalogue" if request.htmx else "messaging/codes.html"
     return render(request, template, context)
 

@@ -7,6 +7,7 @@ serves the full page and its ``#results`` partial when the request comes from ht
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypedDict
 from urllib.parse import quote_plus, urlencode
@@ -23,7 +24,9 @@ from messaging.dashboard.breakdown import (
     SEND_SOURCES,
     SPARKLINE_ROWS,
     WINDOWS,
+    Breakdown,
     BreakdownRow,
+    Window,
     breakdown,
     custom_window,
     export_rows,
@@ -121,11 +124,34 @@ def errors(request: HtmxHttpRequest) -> HttpResponse:
         context.update(
             result=result,
             chart=stacked_bars([(s.label, s.rates) for s in result.series]),
+            chart_table=_chart_table(result),
             table=_table(request, result.group, shown),
             hidden_rows=len(result.rows) - len(shown),
         )
     template = "messaging/errors.html#results" if request.htmx else "messaging/errors.html"
     return render(request, template, context, status=200 if form.is_valid() else 400)
+
+
+class ChartRow(TypedDict):
+    """One chart bucket as numbers, listed under the chart ("The chart's numbers") for screen readers and checks."""
+
+    start: datetime
+    errors: int
+    sends: int
+    series: list[tuple[str, int]]  # (series label, its errors in the bucket), as stacked in the chart
+
+
+def _chart_table(result: Breakdown) -> list[ChartRow]:
+    """The chart's buckets as numbers; the first starts where the window does (a chart bucket may start earlier)."""
+    return [
+        ChartRow(
+            start=max(start, result.window.start),
+            errors=result.bucket_errors[index],
+            sends=result.bucket_sends[index],
+            series=[(series.label, series.errors[index]) for series in result.series],
+        )
+        for index, start in enumerate(result.bucket_starts)
+    ]
 
 
 class TableRow(TypedDict):
@@ -137,6 +163,7 @@ class TableRow(TypedDict):
     """
 
     provider: str
+    provider_slug: str
     code: str
     link: str  # the drill-down, as {% querystring provider=… code=… group=None %} builds it
     description: str  # the vendor's description, shortened
@@ -153,6 +180,7 @@ def _table(request: HttpRequest, group: str, rows: list[BreakdownRow]) -> list[T
     return [
         TableRow(
             provider=row.provider.name if row.provider else "",
+            provider_slug=row.provider.slug if row.provider else "",
             code=row.key,
             link=link.format(provider=quote_plus(row.provider.slug if row.provider else ""), code=quote_plus(row.key)),
             description=_shortened(row.description),
@@ -216,7 +244,7 @@ def error_code_events(request: HtmxHttpRequest) -> HttpResponse:
             .order_by("-occurred_at")[:DRILLDOWN_LIMIT]
         )
         entry = provider.adapter_class.errors.get(code)
-        context.update(provider=provider, entry=entry, events=events, limit=DRILLDOWN_LIMIT)
+        context.update(provider=provider, entry=entry, events=events, limit=DRILLDOWN_LIMIT, window=window)
     template = "messaging/error_code.html#events" if request.htmx else "messaging/error_code.html"
     return render(request, template, context, status=200 if form.is_valid() else 400)
 
@@ -232,4 +260,10 @@ def errors_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     result = breakdown(
         data["window"], providers=data["provider"], channel=data["channel"], group=data["group"], trends=False
     )
-    return csv_response(export_rows(result), f"sendwatch-errors-{data['window'].key}.csv")
+    return csv_response(export_rows(result), export_filename(data["window"]))
+
+
+def export_filename(window: Window) -> str:
+    """The CSV's name states its window, as the page does: sendwatch-errors-24h-20261120T1300Z-20261121T1300Z.csv."""
+    bounds = "-".join(moment.astimezone(UTC).strftime("%Y%m%dT%H%MZ") for moment in (window.start, window.end))
+    return f"sendwatch-errors-{window.key}-{bounds}.csv"

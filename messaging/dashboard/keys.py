@@ -245,11 +245,25 @@ def credential_activate(request: HttpRequest, slug: str, pk: int) -> HttpRespons
     return redirect("messaging:credentials", slug=slug)
 
 
+@never_cache
 @requires(MANAGE)
-@require_POST
+@require_http_methods(["GET", "POST"])
 @recent_auth_required
 def credential_rollback(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET asks to confirm (which key comes back, which is revoked); POST rolls back."""
     provider = get_object_or_404(Provider, slug=slug)
+    if request.method == "GET":
+        now = timezone.now()
+        live = provider.credentials.exclude(state=Credential.State.REVOKED)
+        previous = (
+            live.filter(state=Credential.State.RETIRED, grace_until__gt=now).order_by("-retired_at", "-pk").first()
+        )
+        if previous is None:
+            messages.error(request, "There is no previous key within its grace period to roll back to.")
+            return redirect("messaging:credentials", slug=slug)
+        current = live.filter(state=Credential.State.ACTIVE).first()
+        context = {"provider": provider, "previous": previous, "current": current}
+        return render(request, "messaging/credentials/rollback.html", context)
     try:
         restored = credentials.rollback(provider, actor=Actor.from_request(request))
     except CredentialError as exc:

@@ -2,8 +2,9 @@
 
 Everything is read in a fixed number of queries whatever the number of providers
 or snapshots: the latest readings by id, the 72 h sparkline as hourly averages
-(at most 72 points a provider), the runway, and the errors of the breakdown's
-24 h window (24 whole hours ending with the current one, from the hourly rollups).
+(at most 72 points a provider), the runway, and the errors and sends of the Errors
+page's 24 h window (24 whole hours ending with the current one), counted by
+messaging.traffic.figures as that page counts them.
 
 *Poll now* runs on a worker; its card says "Checking…" until a snapshot newer
 than the request exists, or POLL_WAIT has passed. The request time travels as
@@ -18,17 +19,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Avg, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Avg, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from messaging.alerts.runway import Runway, runway_for_providers, window
 from messaging.dashboard.alert_list import SEVERITY_RANK
-from messaging.dashboard.breakdown import Window, parse_window
 from messaging.dashboard.charts import sparkline
-from messaging.models import Alert, BalanceSnapshot, ErrorRollup, Provider
+from messaging.models import Alert, BalanceSnapshot, Provider
+from messaging.traffic.figures import Totals, Window, preset_window, totals_by_provider
 
-ERRORS_WINDOW = "24h"  # a preset of the breakdown, so the card's link shows the same count
+ERRORS_WINDOW = "24h"  # a preset of the Errors page, so the card's link shows the same counts
 ALERTS_SHOWN = 10
 SPARK_WIDTH, SPARK_HEIGHT = 160, 32
 # Poll now runs on a worker: its card waits this long for a newer snapshot, then says there is no answer yet.
@@ -47,8 +48,8 @@ class ProviderCard:
     reading: BalanceSnapshot | None  # the last real balance or usage, shown even when later polls failed
     runway: Runway
     spark_points: str
-    errors_24h: int
-    errors_since: datetime  # the start of the errors' window: whole hours, so up to 24 h ago
+    totals: Totals  # errors of sends and sends in ``window``
+    window: Window  # the Errors page's 24 h window: whole hours, the current one included
     poll_token: str = ""  # set while a Poll now waits for a snapshot newer than this token's time ("Checking…")
 
     @property
@@ -80,8 +81,8 @@ def provider_cards(providers: QuerySet[Provider] | None = None, now: datetime | 
     wanted = {p.latest_id for p in annotated} | {p.reading_id for p in annotated}
     by_id = BalanceSnapshot.objects.in_bulk([pk for pk in wanted if pk is not None])
     series = _hourly_series(ids, now)
-    errors_window = parse_window(ERRORS_WINDOW, now=now)
-    errors = _errors_by_provider(ids, errors_window)
+    errors_window = preset_window(ERRORS_WINDOW, now)
+    totals = totals_by_provider(errors_window, ids)
     runways = runway_for_providers(annotated, now)
     cards = []
     for provider in annotated:
@@ -95,8 +96,8 @@ def provider_cards(providers: QuerySet[Provider] | None = None, now: datetime | 
                 reading=by_id.get(provider.reading_id),
                 runway=runways[provider.pk],
                 spark_points=sparkline(values, SPARK_WIDTH, SPARK_HEIGHT) if len(values) > 1 else "",
-                errors_24h=errors.get(provider.pk, 0),
-                errors_since=errors_window.start,
+                totals=totals[provider.pk],
+                window=errors_window,
             )
         )
     return cards
@@ -104,18 +105,6 @@ def provider_cards(providers: QuerySet[Provider] | None = None, now: datetime | 
 
 def provider_card(provider: Provider) -> ProviderCard:
     return provider_cards(Provider.objects.filter(pk=provider.pk))[0]
-
-
-def _errors_by_provider(ids: Sequence[int], window: Window) -> dict[int, int]:
-    """Errors of sends per provider, summed from a few thousand rollup rows instead of ~33,000 events a day."""
-    grain = int(window.grain.total_seconds())
-    return dict(
-        ErrorRollup.objects.filter(grain=grain, provider_id__in=ids, bucket__gte=window.start, bucket__lt=window.end)
-        .order_by()
-        .values("provider_id")
-        .annotate(n=Sum("errors"))
-        .values_list("provider_id", "n")
-    )
 
 
 def _hourly_series(ids: Sequence[int], now: datetime) -> dict[int, dict[str, list[float]]]:

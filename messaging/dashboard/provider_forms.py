@@ -95,7 +95,6 @@ class ThresholdsForm(forms.ModelForm):
         label="Poll the balance every (seconds)",
         min_value=MIN_POLL_SECONDS,
         widget=_number(),
-        help_text="At least 60. 23 Telecom asks for no more often than every 300 seconds.",
     )
 
     class Meta:
@@ -107,6 +106,13 @@ class ThresholdsForm(forms.ModelForm):
         keep = threshold_fields(self.instance)
         for name in [n for n in self.fields if n not in keep]:
             del self.fields[name]
+        if "poll_interval_seconds" in self.fields:
+            # The vendor's own advice, not one vendor's advice shown for all of them.
+            adapter = self.instance.adapter_class
+            advice = (
+                f"; {adapter.poll_guidance} ({adapter.min_poll_seconds} s or more)" if adapter.poll_guidance else ""
+            )
+            self.fields["poll_interval_seconds"].help_text = f"At least {MIN_POLL_SECONDS} seconds{advice}."
 
     def clean_spike_baseline_factor(self) -> Decimal:
         factor = self.cleaned_data["spike_baseline_factor"]
@@ -158,6 +164,9 @@ class ProviderForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # A new provider's options start blank, not as the JSON text "null".
+        if not self.is_bound and not self.initial.get("options"):
+            self.initial["options"] = {}
         if self.instance.pk:
             # Alert dedupe keys and links carry the slug: it stays what it was created with.
             self.fields["slug"].disabled = True

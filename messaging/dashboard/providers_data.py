@@ -17,9 +17,9 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from messaging.alerts.runway import Runway, runway_for_providers
-from messaging.dashboard.breakdown import SEND_SOURCES
 from messaging.dashboard.charts import LineChart, line_chart
-from messaging.models import Alert, BalanceSnapshot, Credential, ErrorEvent, Provider
+from messaging.models import Alert, BalanceSnapshot, Credential, Provider
+from messaging.traffic.figures import Totals, Window, preset_window, totals_by_provider
 from messaging.vault import audit
 from messaging.vault.actor import Actor
 from providers import get_adapter_class
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
 
 HISTORY_DAYS = (7, 30)
+ERRORS_WINDOW = "24h"  # as on the Overview's card: a preset of the Errors page, which the figure links to
 # At most this many points on the balance chart: one (the last reading) per time slot.
 CHART_SLOTS = 240
 
@@ -118,7 +119,8 @@ class ProviderDetail:
     chart_unit: str
     chart_start: datetime
     days: int
-    errors_24h: int
+    totals: Totals  # errors of sends and sends in ``window``, counted as the Errors page counts them
+    window: Window
     open_alerts: list[Alert]
     watching: bool
     credentials: list[Credential] | None  # None: the viewer may not see keys
@@ -128,6 +130,7 @@ def provider_detail(provider: ProviderWithReading, user, *, days: int, with_cred
     """Everything the detail page shows, in a fixed number of queries (``provider`` from ``with_latest_reading``)."""
     now = timezone.now()
     row = _row(provider, runway_for_providers([provider], now)[provider.pk])
+    window = preset_window(ERRORS_WINDOW, now)
     chart, unit = balance_chart(provider, days, now)
     keys = None
     if with_credentials:
@@ -139,9 +142,8 @@ def provider_detail(provider: ProviderWithReading, user, *, days: int, with_cred
         chart_unit=unit,
         chart_start=now - timedelta(days=days),
         days=days,
-        errors_24h=ErrorEvent.objects.filter(
-            provider=provider, source__in=SEND_SOURCES, occurred_at__gte=now - timedelta(hours=24)
-        ).count(),
+        totals=totals_by_provider(window, [provider])[provider.pk],
+        window=window,
         open_alerts=list(provider.alerts.exclude(state=Alert.State.RESOLVED).order_by("-opened_at")),
         watching=provider.watchers.filter(pk=user.pk).exists(),
         credentials=keys,

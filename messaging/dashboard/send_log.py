@@ -5,6 +5,11 @@ so the thousandth page costs what the first does (index send_created_idx).
 Search is exact on the indexed keys: recipient, vendor message id, request id.
 A page's rows are formatted once in Python (:func:`rows`): per-row ``{% url %}``,
 ``|date`` and ``get_FOO_display`` in the template cost more than the query.
+
+What the log, its CSV and a send's own page say about the calls to the vendor all
+come from :func:`call_facts`, so they cannot disagree: a send reported through the
+ingest API (or loaded in bulk) carries its HTTP status and latency on the Send row
+with no SendAttempt rows, and its page says so rather than "no calls".
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import dateformat, timezone
 
-from messaging.models import Channel, Provider, Send, SendStatus
+from messaging.models import Channel, Provider, Send, SendAttempt, SendStatus
 
 PAGE_SIZE = 50
 CHANNEL_LABELS = dict(Channel.choices)
@@ -77,6 +82,67 @@ def page(search: SendSearch, cursor: str | None = None, size: int = PAGE_SIZE) -
 
 
 @dataclass(frozen=True)
+class CallFacts:
+    """What is known of a send's calls to the vendor: the last answer, from the Send row.
+
+    The log's HTTP and Latency columns, the CSV's ``http_status`` and ``latency_ms`` and the
+    send page's "Last answer" all read these; ``summary`` is the page's sentence when no
+    SendAttempt rows exist.
+    """
+
+    http_status: int | None
+    latency_ms: int | None
+    attempts: int  # the Send row's count of calls
+    attempt_rows: int  # SendAttempt rows recorded for it
+    reported: bool  # reported through the ingest API, not sent by Sendwatch
+
+    @property
+    def http_text(self) -> str:
+        return "—" if self.http_status is None else str(self.http_status)
+
+    @property
+    def latency_text(self) -> str:
+        return "—" if self.latency_ms is None else f"{self.latency_ms} ms"
+
+    @property
+    def known(self) -> bool:
+        return self.http_status is not None or self.latency_ms is not None
+
+    @property
+    def answer(self) -> str:
+        """The last answer in words: "HTTP 500 after 288 ms", "HTTP 500", "after 288 ms", or ""."""
+        parts = []
+        if self.http_status is not None:
+            parts.append(f"HTTP {self.http_status}")
+        if self.latency_ms is not None:
+            parts.append(f"after {self.latency_ms} ms")
+        return " ".join(parts)
+
+    @property
+    def summary(self) -> str:
+        """What the page says about the calls when it has no attempt rows to list."""
+        if self.reported:
+            if self.known:
+                return f"Reported through the ingest API: {self.answer}."
+            return "Reported through the ingest API; no call details were reported."
+        if self.known:
+            calls = f"{self.attempts} call{'s' if self.attempts != 1 else ''}" if self.attempts else "A call"
+            return f"{calls} recorded on the send without per-attempt detail; the last answer: {self.answer}."
+        return "No calls to the vendor recorded."
+
+
+def call_facts(send: Send, attempt_rows: list[SendAttempt] | None = None) -> CallFacts:
+    """The facts the log and the page share; ``attempt_rows`` (the page has them) only counts the rows."""
+    return CallFacts(
+        http_status=send.http_status,
+        latency_ms=send.latency_ms,
+        attempts=send.attempts,
+        attempt_rows=len(attempt_rows or ()),
+        reported=send.source == Send.Source.INGEST,
+    )
+
+
+@dataclass(frozen=True)
 class SendRow:
     """One line of the send log, ready to print (the template still escapes every value)."""
 
@@ -103,6 +169,7 @@ def rows(sends: list[Send], providers: Iterable[Provider]) -> list[SendRow]:
     result = []
     for send in sends:
         when = timezone.localtime(send.created_at)
+        facts = call_facts(send)
         result.append(
             SendRow(
                 url=reverse("messaging:send_detail", args=[send.pk]),
@@ -114,8 +181,8 @@ def rows(sends: list[Send], providers: Iterable[Provider]) -> list[SendRow]:
                 status=send.status,
                 status_label=STATUS_LABELS.get(send.status, send.status),
                 error_code=send.error_code,
-                http_status=str(send.http_status) if send.http_status else "—",
-                latency=f"{send.latency_ms} ms" if send.latency_ms is not None else "—",
+                http_status=facts.http_text,
+                latency=facts.latency_text,
             )
         )
     return result
@@ -157,6 +224,7 @@ def export(search: SendSearch) -> Iterator[list[str]]:
         "request_id",
     ]
     for send in search.queryset().select_related("provider").iterator(chunk_size=2000):
+        facts = call_facts(send)
         yield [
             str(send.pk),
             send.created_at.isoformat(),
@@ -166,8 +234,8 @@ def export(search: SendSearch) -> Iterator[list[str]]:
             send.status,
             send.error_code,
             send.error_category,
-            str(send.http_status or ""),
-            str(send.latency_ms or ""),
+            "" if facts.http_status is None else str(facts.http_status),
+            "" if facts.latency_ms is None else str(facts.latency_ms),
             str(send.attempts),
             send.vendor_message_id,
             send.request_id,

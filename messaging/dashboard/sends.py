@@ -84,12 +84,14 @@ def sends(request: HtmxHttpRequest) -> HttpResponse:
 @requires("messaging.view_send")
 def send_detail(request: HttpRequest, pk: int) -> HttpResponse:
     send = get_object_or_404(Send.objects.select_related("provider"), pk=pk)
+    attempts = list(send.attempt_rows.order_by("number"))
     return render(
         request,
         "messaging/send_detail.html",
         {
             "send": send,
-            "attempts": send.attempt_rows.order_by("number"),
+            "attempts": attempts,
+            "facts": send_log.call_facts(send, attempts),  # what the log's row says too
             "events": send.error_events.order_by("occurred_at"),
         },
     )

@@ -3,6 +3,13 @@
 History is generated hour by hour in time order (so ids rise with time, as in
 production) and written with bulk COPY. Error codes are drawn from each
 vendor's catalogue, which is built from the vendors' own error references.
+
+Every send that reached the vendor has its SendAttempt row. Money, plan and key errors
+(which open alerts at once in production) are not drawn at random: they happen only in
+the demo's story, where the rest of the data agrees with them — a campaign burst at 8x8
+(the error spike) and Telnxo's API key expiring near the end, after which its sends and
+its balance poll are refused. ``messaging.demo.alerts`` then replays the history through
+the live checks.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import hashlib
 import math
 import random
 import threading
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,13 +29,16 @@ from urllib.parse import urlsplit
 from django.db import connection, transaction
 from django.utils import timezone
 
+from messaging.alerts import lifecycle
 from messaging.models import (
+    Alert,
     BalanceSnapshot,
     Channel,
     Credential,
     ErrorEvent,
     ErrorRollup,
     Provider,
+    ProviderStatus,
     Send,
     SendAttempt,
     SendRollup,
@@ -37,7 +47,7 @@ from messaging.models import (
 from messaging.traffic import rollups
 from messaging.traffic.bulk import bulk_insert, indexes_deferred, next_ids, reset_sequence
 from messaging.vault.crypto import seal
-from providers import ApiCredential, Category, get_adapter_class
+from providers import ApiCredential, Category, get_adapter_class, parse_error
 
 
 @dataclass(frozen=True)
@@ -77,7 +87,7 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
         0.12,
         0.03,
         cost_per_message=Decimal("0.0500"),
-        start_balance=Decimal("400"),
+        start_balance=Decimal("250"),
         country_prefix="+6140000",
         channels=((Channel.VERIFY, 0.7), (Channel.SMS, 0.3)),
     ),
@@ -186,8 +196,10 @@ def ensure_demo_providers(simulator_root: str) -> list[Provider]:
                 activated_at=now,
             )
         # The demo's keys belong to its own simulator: bound to wherever it runs now (another
-        # PORT moves the origin), and shown as verified, as a key an admin activated would be.
-        provider.credentials.filter(state=Credential.State.ACTIVE, label="Demo key").update(
+        # PORT moves the origin), and shown as verified when they were bound, as a key an admin
+        # activated would be (a restart on the same origin keeps what its last check said).
+        demo_keys = provider.credentials.filter(state=Credential.State.ACTIVE, label="Demo key")
+        demo_keys.exclude(verified_origin=provider.api_origin).update(
             verified_origin=provider.api_origin,
             verified_at=now,
             verify_ok=True,
@@ -223,6 +235,72 @@ DEMO_INCIDENTS = (
 )
 
 
+@dataclass(frozen=True)
+class Burst:
+    """A campaign sent within a few minutes with a high error rate: the error spike the live check finds.
+
+    Ordinary demo traffic never holds a spike check's minimum of sends in one window, so the
+    spike needs its own volume.
+    """
+
+    slug: str
+    starts_minutes_before_end: int
+    minutes: int
+    sends: int
+    error_rate: float
+    codes: tuple[tuple[str, float], ...]  # vendor code, share of the burst's errors
+
+    def planned(self, end: datetime, rng: random.Random) -> list[tuple[datetime, str | None]]:
+        start = end - timedelta(minutes=self.starts_minutes_before_end)
+        codes, shares = [code for code, _ in self.codes], [share for _, share in self.codes]
+        return [
+            (
+                start + timedelta(seconds=rng.random() * self.minutes * 60),
+                rng.choices(codes, shares)[0] if rng.random() < self.error_rate else None,
+            )
+            for _ in range(self.sends)
+        ]
+
+
+@dataclass(frozen=True)
+class KeyExpiry:
+    """The vendor stops accepting the account's API key near the end of the history.
+
+    Every send and balance poll after ``expires`` is refused with ``code`` (a few sends are
+    made then whatever the hour's traffic, so the refusal shows on sends too), and the
+    simulator keeps refusing that key (messaging.demo.vendor_state): the open alert stays
+    true until an admin rotates the key.
+    """
+
+    slug: str
+    code: str
+    minutes_before_end: int
+    sends: int
+
+    def expires(self, end: datetime) -> datetime:
+        return end - timedelta(minutes=self.minutes_before_end)
+
+    def planned(self, end: datetime, rng: random.Random) -> list[tuple[datetime, str | None]]:
+        start, span = self.expires(end), self.minutes_before_end * 60
+        return [
+            (start + timedelta(seconds=span * (n + rng.random()) / self.sends), self.code) for n in range(self.sends)
+        ]
+
+
+DEMO_BURST = Burst(
+    "8x8-apac",
+    starts_minutes_before_end=5 * 60,
+    minutes=12,
+    sends=170,
+    error_rate=0.15,
+    codes=(("2000", 0.6), ("1002", 0.25), ("1400", 0.15)),
+)
+DEMO_KEY_EXPIRY = KeyExpiry("telnxo-in", "api_key_expired", minutes_before_end=25, sends=4)
+# The story's own sends are part of the requested total; smaller histories go without them
+# (they would be a large part of them). The key still expires there: the last poll shows it.
+STORY_MIN_TOTAL_SENDS = 1000
+
+
 class ErrorPicker:
     """Draws vendor codes with realistic weights: per category, then Zipf-like inside it."""
 
@@ -230,6 +308,10 @@ class ErrorPicker:
         codes, weights = [], []
         by_category: dict[Category, list[str]] = {}
         for code, entry in get_adapter_class(kind).errors.items():
+            if lifecycle.wants(entry):
+                # Money, plan and key errors open alerts at once; at random they would contradict
+                # the balances and the working key around them. The story places its own.
+                continue
             by_category.setdefault(entry.category, []).append(code)
         for category, members in by_category.items():
             for rank, code in enumerate(members):
@@ -256,6 +338,7 @@ class HistoryCounts:
     sends: int = 0
     errors: int = 0
     snapshots: int = 0
+    attempts: int = 0
 
 
 SEND_COLUMNS = (
@@ -280,6 +363,7 @@ SEND_COLUMNS = (
     "updated_at",
     "completed_at",
 )
+ATTEMPT_COLUMNS = ("send_id", "number", "started_at", "latency_ms", "http_status", "outcome", "error_code")
 ERROR_COLUMNS = (
     "provider_id",
     "send_id",
@@ -310,10 +394,12 @@ def generate_history(
     progress: Callable[[int], None] | None = None,
     error_rate: float | None = None,
 ) -> HistoryCounts:
-    """Write ``total_sends`` sends over ``days`` days ending at ``end``, with their errors and balances.
+    """Write ``total_sends`` sends over ``days`` days ending at ``end``, with their attempts, errors and balances.
 
     ``error_rate`` (a fraction) scales every account's base error rate so the
-    traffic-weighted mean is that rate (the benchmark asks for 10 %).
+    traffic-weighted mean is that rate (the benchmark asks for 10 %). The story
+    (:data:`DEMO_BURST`, :data:`DEMO_KEY_EXPIRY`) is written for the demo providers in it,
+    and each demo provider's ``last_polled_at`` is its last reading, as after a real poll.
     """
     rng = random.Random(seed)
     end = (end or timezone.now()).replace(minute=0, second=0, microsecond=0)
@@ -325,9 +411,20 @@ def generate_history(
     if error_rate is not None and demo_providers:
         mean = sum(a.share * a.base_error_rate for _, a in demo_providers) / sum(a.share for _, a in demo_providers)
         rate_scale = error_rate / mean
+    slugs = {p.slug for p, _ in demo_providers}
+    expiry = DEMO_KEY_EXPIRY if DEMO_KEY_EXPIRY.slug in slugs else None
+    expires = expiry.expires(end) if expiry else None
+    # The story's sends, by provider, from their own random generator: the rest of the traffic is the same without them.
+    story: dict[str, list[tuple[datetime, str | None]]] = defaultdict(list)
+    if total_sends >= STORY_MIN_TOTAL_SENDS:
+        story_rng = random.Random(f"story:{seed}")
+        for part in (DEMO_BURST, expiry):
+            if part is not None and part.slug in slugs:
+                story[part.slug] += part.planned(end, story_rng)
     hours = [start + timedelta(hours=h) for h in range(days * 24)]
     weights = [hourly_weight(h.hour) for h in hours]
-    scale = total_sends / sum(weights)
+    regular_sends = total_sends - sum(len(planned) for planned in story.values())
+    scale = regular_sends / sum(weights)
     counts = HistoryCounts()
     body_cache: dict[tuple[str, str], str] = {}
 
@@ -340,6 +437,7 @@ def generate_history(
 
     ids = iter(next_ids(Send._meta.db_table, total_sends + len(hours) * len(demo_providers)))
     send_rows: list[tuple] = []
+    attempt_rows: list[tuple] = []
     error_rows: list[tuple] = []
     # Rollup increments of the rows not yet written, per 5-minute bucket.
     sent: Counter = Counter()
@@ -348,22 +446,26 @@ def generate_history(
     balances = {p.slug: a.start_balance for p, a in demo_providers}
     quota_used = {p.slug: 0 for p, _ in demo_providers}
     snapshots: list[BalanceSnapshot] = []
-    remaining = total_sends
+    last_polled: dict[int, datetime] = {}
+    remaining = regular_sends
     hour_plan: list[tuple[float, Provider, DemoAccount, str | None]] = []
 
     def flush() -> None:
-        writer.write(send_rows[:], error_rows[:], sent.copy(), failed.copy())
-        for pending in (send_rows, error_rows, sent, failed):
+        writer.write(send_rows[:], attempt_rows[:], error_rows[:], sent.copy(), failed.copy())
+        for pending in (send_rows, attempt_rows, error_rows, sent, failed):
             pending.clear()
 
     # A fresh load builds the secondary indexes once at the end, not row by row.
-    with indexes_deferred(Send, ErrorEvent):
+    with indexes_deferred(Send, ErrorEvent, SendAttempt):
         for index, hour_start in enumerate(hours):
             hour_total = remaining if index == len(hours) - 1 else min(remaining, round(weights[index] * scale))
             remaining -= hour_total
             hours_ago = int((end - hour_start).total_seconds() // 3600)
+            story_here = 0
             counts_by_provider = _split(hour_total, [account.share for _, account in demo_providers], rng)
             for (provider, account), count in zip(demo_providers, counts_by_provider, strict=True):
+                # (from when, with which code) the vendor refuses this account's key
+                refusal = (expires, expiry.code) if expiry and expires and provider.slug == expiry.slug else None
                 if hour_start.day == 1 and hour_start.hour == 0:
                     quota_used[provider.slug] = 0
                 hour_error_rate = account.base_error_rate * rate_scale
@@ -378,10 +480,19 @@ def generate_history(
                     codes = [incident_code if rng.random() < 0.7 else c for c in codes]
                 failed_positions = set(rng.sample(range(count), failures)) if failures else set()
                 code_iter = iter(codes)
+                planned: list[tuple[float, str | None]] = []
                 for position in range(count):
                     code = next(code_iter) if position in failed_positions else None
-                    hour_plan.append((rng.random() * 3600, provider, account, code))
-                accepted = count - failures
+                    planned.append((rng.random() * 3600, code))
+                for at, code in story.get(provider.slug, ()):
+                    if hour_start <= at < hour_start + timedelta(hours=1):
+                        planned.append(((at - hour_start).total_seconds(), code))
+                        story_here += 1
+                if refusal is not None and (cutoff := (refusal[0] - hour_start).total_seconds()) < 3600:
+                    # The key is refused from here on, whatever else would have happened.
+                    planned = [(offset, refusal[1] if offset >= cutoff else code) for offset, code in planned]
+                hour_plan.extend((offset, provider, account, code) for offset, code in planned)
+                accepted = sum(1 for _, code in planned if code is None)
                 if account.monthly_quota:
                     quota_used[provider.slug] += accepted
                 else:
@@ -389,13 +500,21 @@ def generate_history(
                     # Top-ups arrive late, so the demo shows low and critical periods.
                     if balances[provider.slug] < account.start_balance * Decimal("0.05") and rng.random() < 0.5:
                         balances[provider.slug] += account.start_balance
-                snapshots.append(_snapshot(provider, account, hour_start + timedelta(minutes=59), balances, quota_used))
+                fetched_at = hour_start + timedelta(minutes=59)
+                if refusal is not None and fetched_at >= refusal[0]:
+                    snapshot, error_row = _refused_poll(provider, account, refusal[1], fetched_at, raw_body, rng)
+                    snapshots.append(snapshot)
+                    error_rows.append(error_row)
+                else:
+                    snapshots.append(_snapshot(provider, account, fetched_at, balances, quota_used))
+                last_polled[provider.pk] = fetched_at
             # Sends of all providers interleave in time, and ids rise with time, as in production.
             hour_plan.sort(key=lambda planned: planned[0])
             buckets = [hour_start + timedelta(minutes=5 * n) for n in range(12)]
             for offset, provider, account, code in hour_plan:
                 channel = _append_send(
                     send_rows,
+                    attempt_rows,
                     error_rows,
                     next(ids),
                     hour_start + timedelta(seconds=offset),
@@ -415,14 +534,62 @@ def generate_history(
             if len(send_rows) >= 20000:
                 flush()
             if progress:
-                progress(hour_total)
+                progress(hour_total + story_here)
         flush()
-        counts.sends, counts.errors = writer.finish()
+        counts.sends, counts.attempts, counts.errors = writer.finish()
     BalanceSnapshot.objects.bulk_create(snapshots, batch_size=2000)
     counts.snapshots = len(snapshots)
+    for provider_id, at in last_polled.items():
+        Provider.objects.filter(pk=provider_id).update(last_polled_at=at)
+    if expiry is not None:
+        # The key was checked when the account was set up, long before the vendor let it expire.
+        Credential.objects.filter(
+            provider__slug=expiry.slug, state=Credential.State.ACTIVE, label="Demo key", verify_ok=True
+        ).update(verified_at=start)
     reset_sequence(Send._meta.db_table)
     vacuum_rollups()
     return counts
+
+
+def _refused_poll(provider, account, code, fetched_at, raw_body, rng) -> tuple[BalanceSnapshot, tuple]:
+    """A balance poll the vendor refused with ``code``: its snapshot and its ErrorEvent row (source balance),
+    as ``alerts.balances.poll_provider`` writes them."""
+    entry = get_adapter_class(account.kind).errors[code]
+    body = raw_body(account.kind, code)
+    # The vendor's own words when the simulator's answer is at hand, as the live poll reads them.
+    message = (parse_error(account.kind, entry.http_status, body).message if body else "") or entry.description
+    latency = LATENCIES[int(rng.random() * len(LATENCIES))]
+    snapshot = BalanceSnapshot(
+        provider=provider,
+        fetched_at=fetched_at,
+        currency=account.currency,
+        ok=False,
+        error_code=code,
+        details={
+            "latency_ms": latency,
+            "category": str(entry.category),
+            "message": message[:300],
+            "http_status": entry.http_status,
+        },
+    )
+    error_row: tuple = (
+        provider.id,
+        None,
+        ErrorEvent.Source.BALANCE,
+        Channel.SMS,
+        fetched_at,
+        entry.http_status,
+        code,
+        str(entry.category),
+        entry.retryable,
+        True,
+        message,
+        "",
+        "",
+        {},
+        body,
+    )
+    return snapshot, error_row
 
 
 def vacuum_rollups() -> None:
@@ -454,42 +621,46 @@ class _ChunkWriter:
         background = connection.vendor == "postgresql" and not connection.in_atomic_block
         self.pool = ThreadPoolExecutor(max_workers=self.THREADS) if background else None
         self.pending: deque[Future] = deque()
-        self.written = [0, 0]
+        self.written = [0, 0, 0]
 
-    def write(self, send_rows, error_rows, sent, failed) -> None:
+    def write(self, send_rows, attempt_rows, error_rows, sent, failed) -> None:
         if self.pool is None:
-            self._add(_write_chunk(send_rows, error_rows, sent, failed))
+            self._add(_write_chunk(send_rows, attempt_rows, error_rows, sent, failed))
             return
         if len(self.pending) >= self.THREADS:  # a bounded number in flight: memory stays flat
             self._add(self.pending.popleft().result())
-        self.pending.append(self.pool.submit(_write_chunk, send_rows, error_rows, sent, failed))
+        self.pending.append(self.pool.submit(_write_chunk, send_rows, attempt_rows, error_rows, sent, failed))
 
-    def finish(self) -> tuple[int, int]:
+    def finish(self) -> tuple[int, int, int]:
+        """(sends, attempts, errors) written."""
         if self.pool is not None:
             while self.pending:
                 self._add(self.pending.popleft().result())
             self.pool.shutdown()
-        return self.written[0], self.written[1]
+        return self.written[0], self.written[1], self.written[2]
 
-    def _add(self, written: tuple[int, int]) -> None:
-        self.written[0] += written[0]
-        self.written[1] += written[1]
+    def _add(self, written: tuple[int, int, int]) -> None:
+        for index, count in enumerate(written):
+            self.written[index] += count
 
 
-def _write_chunk(send_rows, error_rows, sent, failed) -> tuple[int, int]:
+def _write_chunk(send_rows, attempt_rows, error_rows, sent, failed) -> tuple[int, int, int]:
     try:
         with transaction.atomic():
             sends = bulk_insert(Send._meta.db_table, SEND_COLUMNS, send_rows)
+            attempts = bulk_insert(SendAttempt._meta.db_table, ATTEMPT_COLUMNS, attempt_rows)
             errors = bulk_insert(ErrorEvent._meta.db_table, ERROR_COLUMNS, error_rows)
             rollups.add(sent, failed)
-        return sends, errors
+        return sends, attempts, errors
     finally:
         if threading.current_thread() is not threading.main_thread():
             connection.close()  # each chunk's thread connection: nothing lingers after the load
 
 
-def _append_send(send_rows, error_rows, send_id, created, provider, account, code, entries, raw_body, rng) -> str:
-    """One generated send row, and its error event when ``code`` is set; returns the channel."""
+def _append_send(
+    send_rows, attempt_rows, error_rows, send_id, created, provider, account, code, entries, raw_body, rng
+) -> str:
+    """One generated send row, its one vendor call, and its error event when ``code`` is set; returns the channel."""
     channel = _pick_channel(account, rng)
     # random() arithmetic instead of randrange/lognormvariate: several times faster at 10 M rows.
     latency = LATENCIES[int(rng.random() * len(LATENCIES))]
@@ -522,6 +693,7 @@ def _append_send(send_rows, error_rows, send_id, created, provider, account, cod
                 created if delivered else None,
             )
         )
+        attempt_rows.append((send_id, 1, created, latency, 200, SendStatus.ACCEPTED, ""))
         return channel
     entry = entries[code]
     request_id = f"req_{rng.getrandbits(64):016x}" if account.kind == "telnxo" else ""
@@ -547,6 +719,20 @@ def _append_send(send_rows, error_rows, send_id, created, provider, account, cod
             created,
             created,
             created,
+        )
+    )
+    # As the send path records a call: an error answer is a failed call; a per-recipient refusal
+    # inside a 200 answer is a call the vendor accepted.
+    call_failed = entry.http_status is None or entry.http_status >= 400
+    attempt_rows.append(
+        (
+            send_id,
+            1,
+            created,
+            latency,
+            entry.http_status,
+            SendStatus.FAILED if call_failed else SendStatus.ACCEPTED,
+            code if call_failed else "",
         )
     )
     error_rows.append(
@@ -621,8 +807,10 @@ def _snapshot(provider, account, fetched_at, balances, quota_used) -> BalanceSna
 
 
 def clear_history(providers: list[Provider]) -> None:
-    """Remove generated rows of the demo providers. Plain DELETEs: the ORM's collector
-    would load millions of rows to cascade them one by one."""
+    """Remove generated rows of the demo providers, and the alerts and statuses concluded from them.
+
+    Plain DELETEs for the history: the ORM's collector would load millions of rows to
+    cascade them one by one (alerts are few)."""
     ids = [p.id for p in providers]
     if not ids:
         return
@@ -641,3 +829,7 @@ def clear_history(providers: list[Provider]) -> None:
         for model in (ErrorEvent, Send, BalanceSnapshot):
             cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE provider_id IN ({marks})", ids)
     rollups.delete(providers)
+    Alert.objects.filter(provider_id__in=ids).delete()
+    Provider.objects.filter(pk__in=ids).update(
+        status=ProviderStatus.UNKNOWN, status_detail="", status_changed_at=None, last_polled_at=None
+    )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import template
+from django.utils import dateformat
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -36,3 +39,26 @@ def bar_rects(chart: charts.StackedChart, unit: str) -> SafeString:
             for bar in chart.bars
         )
     )
+
+
+# One date format across the app, in the reader's time zone (the footer names it).
+DATETIME_FORMAT = "j M Y H:i"
+DATETIME_SECONDS_FORMAT = "j M Y H:i:s"
+
+
+@register.filter(expects_localtime=True)
+def sw_datetime(value: datetime | None, precision: str = "minutes") -> str:
+    """``1 Dec 2026 20:57`` (``precision="seconds"``: ``20:57:03``); "" for no value."""
+    if not value:
+        return ""
+    return dateformat.format(value, DATETIME_SECONDS_FORMAT if precision == "seconds" else DATETIME_FORMAT)
+
+
+@register.filter
+def days_ago(days: int | None) -> str:
+    """A whole-day age in words: "today", "yesterday", "12 days ago"."""
+    if days is None:
+        return ""
+    if days <= 0:
+        return "today"
+    return "yesterday" if days == 1 else f"{days} days ago"

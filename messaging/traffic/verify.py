@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from messaging.models import Credential
+from messaging.traffic import clean
 from messaging.traffic.writer import record_error
 from messaging.vault import audit
 from messaging.vault.actor import SYSTEM, Actor
@@ -64,12 +65,13 @@ def verify(credential: Credential, *, actor: Actor = SYSTEM) -> VerifyResult:
                 error = balance.error
                 # Kept for support as a "credential check" error; it opens no alert (the key is not in use).
                 record_error(provider, error, source="verify")
-                message = scrub(error.message or error.description or "", secrets)
-                result = VerifyResult(False, scrub(error.provider_code, secrets), message, error.http_status)
+                message = clean.text(scrub(error.message or error.description or "", secrets), 300)
+                code = clean.text(scrub(error.provider_code, secrets), 100)
+                result = VerifyResult(False, code, message, error.http_status)
         del adapter, secrets
     now = timezone.now()
     summary = ("Key accepted: " + result.message) if result.ok else f"{result.code}: {result.message}"
-    fields = {"verified_at": now, "verify_ok": result.ok, "verify_message": summary[:300]}
+    fields = {"verified_at": now, "verify_ok": result.ok, "verify_message": clean.text(summary, 300)}
     if result.ok:
         # A refusal leaves the key bound where it was: it proves nothing about the new origin.
         fields["verified_origin"] = origin
@@ -98,6 +100,7 @@ def _describe_balance(balance) -> str:
     if balance.amount is not None:
         return f"balance {balance.amount} {balance.currency}".strip()
     if balance.limit is not None:
-        used = balance.used if balance.used is not None else "?"
-        return f"{used} of {balance.limit} {balance.unit}".strip() + " used"
+        if balance.used is None:  # texting.blue reports the plan, not its usage
+            return f"a plan of {balance.limit} {balance.unit}".strip() + " (usage not reported by the vendor)"
+        return f"{balance.used} of {balance.limit} {balance.unit}".strip() + " used"
     return "the vendor answered"

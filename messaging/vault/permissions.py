@@ -29,6 +29,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django_htmx.http import HttpResponseClientRedirect
 
+from messaging.vault.roles import page_is_for
+
 View = Callable[..., HttpResponseBase]
 
 REAUTH_SESSION_KEY = "sendwatch_reauth_at"
@@ -46,7 +48,7 @@ def requires(*perms: str) -> Callable[[View], View]:
             if not request.user.is_authenticated:
                 return login_redirect(request)
             if not request.user.has_perms(perms):
-                raise PermissionDenied
+                raise PermissionDenied(page_is_for(*perms))
             return view(request, *args, **kwargs)
 
         _mark(wrapped, "required_permissions", tuple(perms))

@@ -74,3 +74,22 @@ def ensure_roles() -> dict[str, int]:
         group.permissions.set(permissions)
         counts[role] = len(permissions)
     return counts
+
+
+def roles_with(*perms: str) -> list[str]:
+    """The roles whose permissions include every one of ``perms`` (for "this page is for …")."""
+
+    def grants(granted: tuple[str, ...], perm: str) -> bool:
+        app_label = perm.split(".", 1)[0]
+        return perm in granted or f"{app_label}.*" in granted
+
+    return [role for role, granted in ROLE_PERMISSIONS.items() if all(grants(granted, p) for p in perms)]
+
+
+def page_is_for(*perms: str) -> str:
+    """One sentence for a refused page: which roles may open it."""
+    roles = roles_with(*perms)
+    if not roles:
+        return "This page is for administrators only."
+    names = roles[0] if len(roles) == 1 else ", ".join(roles[:-1]) + " and " + roles[-1]
+    return f"This page is for the {names} role{'s' if len(roles) > 1 else ''}."

@@ -23,6 +23,8 @@ or in-process (tests)::
 
 or mount ``make_app()`` under a prefix in another WSGI host: routing reads
 ``PATH_INFO`` only, ``SCRIPT_NAME`` is left to the host.
+``SimulatorState.load({"accounts": [{"kind", "account", "config"}, ...]})`` sets many
+accounts at once (Sendwatch's demo carries its generated history on this way).
 
 URL scheme: ``/{kind}/{account}/<vendor path>``. Adapter base URLs:
 
@@ -41,7 +43,9 @@ Accounts are created on first use with their kind's defaults (100.00 EUR for
 23 Telecom, 100.00 USD for Telephony.io and 8x8, a 50,000 monthly quota for
 Telnxo, plan "pro" with 10,000 messages a month for texting.blue) and are
 scripted through the JSON control API under ``/_sim/`` (see :mod:`.app`):
-balance, quota, per-message cost, valid / expired keys, an ``error_mix`` of
+balance, quota, per-message cost, a steady drain (``drain_per_hour`` of money or
+``quota_per_hour`` of plan messages from ``drain_since``, applied lazily on every read
+and reset with the calendar month for quotas), valid / expired keys, an ``error_mix`` of
 catalogue codes and pseudo-codes (``garbage``, ``empty``, ``timeout``,
 ``disconnect``, ``accept_then_disconnect``), a token-bucket rate limit, outage,
 latency, 23 Telecom's degraded balance and blocked prefixes, a seed, and

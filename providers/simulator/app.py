@@ -245,7 +245,7 @@ class SimulatorApp:
         if parts == ["accounts"]:
             _allow(method, "GET")
             with state.lock:
-                return {"accounts": [a.as_json() for a in state.accounts.values()]}
+                return {"accounts": [a.as_json() for a in state.settled()]}
         if parts == ["snapshot"]:
             _allow(method, "GET")
             return state.snapshot()

@@ -7,6 +7,13 @@ WSGI application takes it for every check-and-mutate step (balance check + drain
 
 Nothing here is vendor-specific: an account starts with its vendor's
 ``Vendor.defaults`` and is money- or quota-based as its adapter says.
+
+An account may also drain steadily (``drain_per_hour`` of money, ``quota_per_hour`` of
+plan messages, from ``drain_since``): the traffic a real account carries between two
+looks at it. The drain is applied lazily, whenever the account is read
+(:meth:`Account.settle`), so the balance at a given moment is the same however often,
+and in whichever process, it is read. :meth:`SimulatorState.load` sets many accounts at
+once (the demo carries its generated history on with it).
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, datetime
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 from providers.simulator.vendors import VENDORS
@@ -31,6 +39,7 @@ KINDS = VENDORS.keys()
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 MAX_RECORDED_MESSAGES = 100_000
 
+CENT = Decimal("0.01")
 PSEUDO_CODES = frozenset({"garbage", "empty", "timeout", "disconnect", "accept_then_disconnect"})
 
 
@@ -69,6 +78,12 @@ def _float(name: str, value: Any, *, allow_none: bool = False) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise ConfigError(f"{name} must be a non-negative number")
     return float(value)
+
+
+def _non_negative(name: str, value: Decimal | None) -> Decimal | None:
+    if value is not None and value < 0:
+        raise ConfigError(f"{name} must be >= 0")
+    return value
 
 
 def _bool(name: str, value: Any) -> bool:
@@ -113,6 +128,11 @@ class AccountConfig:
     quota_used: int = 0
     # Money drained per accepted message (per segment for 23 Telecom).
     cost_per_message: Decimal = Decimal("0.035")
+    # A steady drain on top of the sends made here (see Account.settle): money per hour,
+    # plan messages per hour, applied from drain_since (Unix time; None = no drain).
+    drain_per_hour: Decimal = Decimal("0")
+    quota_per_hour: float = 0.0
+    drain_since: float | None = None
     # Empty list: any non-empty key is accepted.
     valid_keys: list[str] = field(default_factory=list)
     expired_keys: list[str] = field(default_factory=list)
@@ -187,6 +207,9 @@ _COERCERS: dict[str, Callable[[str, Any], Any]] = {
     "quota_limit": lambda n, v: _int(n, v, allow_none=True),
     "quota_used": _int,
     "cost_per_message": lambda n, v: _decimal(n, v),
+    "drain_per_hour": lambda n, v: _non_negative(n, _decimal(n, v)),
+    "quota_per_hour": _float,
+    "drain_since": lambda n, v: _float(n, v, allow_none=True),
     "valid_keys": _str_list,
     "expired_keys": _str_list,
     "error_mix": _error_mix,
@@ -241,6 +264,9 @@ class Account:
     bucket_updated: float = 0.0
     window: deque[float] = field(default_factory=deque)
     last_ns: int = 0
+    # What the drain has used but not yet taken off: a fraction of a cent, of a plan message.
+    money_carry: Decimal = Decimal(0)
+    quota_carry: float = 0.0
 
     def reseed(self) -> None:
         seed = self.config.seed
@@ -252,6 +278,36 @@ class Account:
             self.id_rng = random.Random(f"id:{seed}")
 
     # -- money / quota ------------------------------------------------------
+
+    def settle(self, now: float) -> None:
+        """Apply the steady drain from ``drain_since`` up to ``now``, then move ``drain_since`` to ``now``.
+
+        Money is taken off in whole cents and plan usage counted in whole messages, the rest
+        carried to the next read. Money stops at zero and plan usage at its limit (the vendor
+        refuses traffic past them); a quota account's usage starts again at each calendar
+        month (UTC), which is when the vendors' plans reset.
+        """
+        config = self.config
+        since = config.drain_since
+        if since is None or now <= since:
+            return
+        if config.drain_per_hour and config.balance is not None and config.balance > 0:
+            self.money_carry += config.drain_per_hour * Decimal(str(now - since)) / 3600
+            cents = self.money_carry.quantize(CENT, rounding=ROUND_DOWN)
+            self.money_carry -= cents
+            config.balance = max(Decimal(0), config.balance - cents)
+        if self.quota_based:
+            start = since
+            if now >= _next_month_start(since):
+                config.quota_used, self.quota_carry = 0, 0.0
+                start = _month_start(now)
+            self.quota_carry += config.quota_per_hour * (now - start) / 3600
+            whole = int(self.quota_carry)
+            self.quota_carry -= whole
+            config.quota_used += whole
+            if config.quota_limit is not None:
+                config.quota_used = min(config.quota_used, max(config.quota_limit, 0))
+        config.drain_since = now
 
     def quota_left(self) -> int | None:
         if self.config.quota_limit is None:
@@ -383,6 +439,7 @@ class SimulatorState:
                 )
                 account.reseed()
                 self.accounts[(kind, name)] = account
+            account.settle(self.clock())
             return account
 
     def replace_config(self, kind: str, name: str, data: Mapping[str, Any]) -> Account:
@@ -394,6 +451,7 @@ class SimulatorState:
             reseed = account.config.seed != config.seed or config.seed is not None
             account.config = config
             account.bucket_updated = 0.0
+            account.money_carry, account.quota_carry = Decimal(0), 0.0
             if reseed:
                 account.reseed()
             return account
@@ -411,6 +469,34 @@ class SimulatorState:
                 account.reseed()
             return account
 
+    def load(self, data: Mapping[str, Any]) -> list[Account]:
+        """Set accounts from ``{"accounts": [{"kind", "account", "config"}, ...]}`` (the shape
+        ``GET /_sim/accounts`` lists): each named account gets its kind's defaults, then its
+        ``config`` (PUT semantics); accounts not named are left alone. Every entry is checked
+        before anything changes."""
+        entries = data.get("accounts") if isinstance(data, Mapping) else None
+        if not isinstance(entries, list):
+            raise ConfigError('accounts must be {"accounts": [{"kind", "account", "config"}, ...]}')
+        checked: list[tuple[str, str, Mapping[str, Any]]] = []
+        for entry in entries:
+            if not isinstance(entry, Mapping):
+                raise ConfigError("each account must be an object")
+            kind, name, config = entry.get("kind"), entry.get("account"), entry.get("config", {})
+            if not isinstance(kind, str) or kind not in VENDORS or not isinstance(name, str) or not name:
+                raise ConfigError(f"unknown account {kind!r}/{name!r}")
+            AccountConfig.defaults(kind, name).update(config)  # raises before anything changes
+            checked.append((kind, name, config))
+        with self.lock:
+            return [self.replace_config(kind, name, config) for kind, name, config in checked]
+
+    def settled(self) -> list[Account]:
+        """Every account, with its drain applied up to now."""
+        with self.lock:
+            now = self.clock()
+            for account in self.accounts.values():
+                account.settle(now)
+            return list(self.accounts.values())
+
     def reset(self) -> None:
         with self.lock:
             self.accounts.clear()
@@ -418,7 +504,7 @@ class SimulatorState:
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
-            return {"accounts": [a.as_json(with_messages=True) for a in self.accounts.values()]}
+            return {"accounts": [a.as_json(with_messages=True) for a in self.settled()]}
 
     # -- sleeping that shutdown / reset can cut short --------------------------------
 
@@ -433,3 +519,15 @@ class SimulatorState:
         with self.lock:
             event, self._interrupt = self._interrupt, threading.Event()
         event.set()
+
+
+def _month_start(moment: float) -> float:
+    """The start of ``moment``'s calendar month in UTC, as Unix time."""
+    day = datetime.fromtimestamp(moment, UTC)
+    return datetime(day.year, day.month, 1, tzinfo=UTC).timestamp()
+
+
+def _next_month_start(moment: float) -> float:
+    day = datetime.fromtimestamp(moment, UTC)
+    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+    return datetime(year, month, 1, tzinfo=UTC).timestamp()

@@ -18,6 +18,12 @@
     if (document.cookie.split("; ").includes(wanted)) return;
     const secure = window.location.protocol === "https:" ? "; Secure" : "";
     document.cookie = `${wanted}; path=/; max-age=31536000; SameSite=Lax${secure}`;
+    // This page was rendered before the server knew the zone: say so, so the footer agrees
+    // with the times above it now and with the next page.
+    const note = document.querySelector("[data-time-zone-note]");
+    if (note && note.dataset.timeZoneNote !== zone) {
+      note.textContent = `Times on this page are in ${note.dataset.timeZoneNote}; from the next page on, in ${zone}.`;
+    }
   }
 
   function refresh() {

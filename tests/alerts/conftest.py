@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -89,7 +88,9 @@ class Receiver:
     def __init__(self):
         self.requests: list[dict] = []
         self.statuses: list[int] = []
-        self.delay = 0.0
+        # Set hang = True to hold every answer until close(): a receiver that never answers in time.
+        self.hang = False
+        self.released = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -97,8 +98,8 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.requests.append({"headers": dict(self.headers), "body": body, "path": self.path})
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
-                if receiver.delay:
-                    time.sleep(receiver.delay)
+                if receiver.hang:
+                    receiver.released.wait(timeout=30)
                 payload = json.dumps({"ok": status < 300}).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -115,6 +116,7 @@ class Receiver:
         self.thread.start()
 
     def close(self):
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
 

@@ -51,7 +51,7 @@ def test_a_draining_balance_warns_escalates_notifies_and_resolves_after_a_top_up
         if status == "critical":
             break
     assert seen == ["ok", "low", "critical"]
-    assert "balance 2.00 EUR below critical 3.00" in provider.status_detail
+    assert "Balance 2.00 EUR, below the critical 3.00" in provider.status_detail
 
     sim.topup(provider, 50)
     assert beat() == "ok"

@@ -84,7 +84,7 @@ def test_a_balance_hovering_around_the_warning_does_not_flap(poll):
     resolved = poll(55)
     assert resolved.pk == alert.pk and resolved.state == Alert.State.RESOLVED
     assert events(resolved) == ["opened", "resolved"]
-    assert "back above the thresholds" in resolved.resolve_note
+    assert resolved.resolve_note == "Balance 55.00 EUR, at 55.00"  # what resolved it
     assert Alert.objects.count() == 1
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from messaging.alerts.spikes import evaluate_spikes
 from messaging.models import Alert, ErrorEvent, Provider, Send
+from messaging.traffic import rollups
 
 pytestmark = pytest.mark.django_db
 
@@ -24,13 +25,16 @@ def provider():
 
 
 def traffic(provider, at, sends, errors=None, source="send"):
-    """``sends`` Send rows and ``errors`` {code: count} error events at one moment."""
-    Send.objects.bulk_create(Send(provider=provider, recipient="+447700900001", created_at=at) for _ in range(sends))
-    ErrorEvent.objects.bulk_create(
+    """``sends`` Send rows and ``errors`` {code: count} error events at one moment, counted as the writers count."""
+    rows = Send.objects.bulk_create(
+        Send(provider=provider, recipient="+447700900001", created_at=at) for _ in range(sends)
+    )
+    events = ErrorEvent.objects.bulk_create(
         ErrorEvent(provider=provider, occurred_at=at, error_code=code, category="rate_limit", source=source)
         for code, count in (errors or {}).items()
         for _ in range(count)
     )
+    rollups.record(sends=rows, errors=events)
 
 
 def baseline(provider, now, sends, errors, days=7):
@@ -48,7 +52,9 @@ def test_a_rate_above_the_ceiling_opens_an_alert_naming_the_top_codes(provider, 
     alert = spike(provider)
     assert report.raised == [alert] and report.rates["eu"] == pytest.approx(16.0)
     assert alert.severity == "warning"
-    assert "RATE_LIMIT_EXCEEDED" in alert.title and "16.0% of 100 sends in 15 min" in alert.title
+    assert (
+        "RATE_LIMIT_EXCEEDED" in alert.title and "16.0 % of 100 sends in 15 min, above the 10 % ceiling" in alert.title
+    )
     assert alert.details["top_codes"] == [
         {"code": "RATE_LIMIT_EXCEEDED", "count": 10},
         {"code": "INVALID_TO", "count": 5},
@@ -83,7 +89,7 @@ def test_a_rate_far_above_the_usual_opens_even_under_the_ceiling(provider, now):
     evaluate_spikes(now)
     alert = spike(provider)
     assert alert is not None and alert.details["baseline_percent"] == 1.0
-    assert alert.details["reason"] == "5.0x the usual 1.0%"
+    assert alert.details["reason"] == "5.0x the usual 1.0 %"
 
 
 def test_the_usual_rate_is_no_spike(provider, now):
@@ -120,12 +126,15 @@ def test_a_spike_clears_only_well_under_the_ceiling(provider, now):
     traffic(provider, later - timedelta(minutes=5), 200, {"RATE_LIMIT_EXCEEDED": 19})  # 9.5 %: above 10 / 1.1
     report = evaluate_spikes(later)
     assert report.cleared == [] and spike(provider).pk == alert.pk
+    # Held open by hysteresis, and it says so.
+    assert [a.pk for a in report.held] == [alert.pk]
+    assert "9.5 % of 200 sends in 15 min, back under the 10 % ceiling; clears at 9.1 % or less" in spike(provider).title
     even_later = later + timedelta(minutes=15)
     traffic(provider, even_later - timedelta(minutes=5), 200, {"RATE_LIMIT_EXCEEDED": 16})  # 8 %
     report = evaluate_spikes(even_later)
     assert [a.pk for a in report.cleared] == [alert.pk]
     alert.refresh_from_db()
-    assert alert.state == "resolved" and "8.0%" in alert.resolve_note
+    assert alert.state == "resolved" and alert.resolve_note == "Error rate 8.0 % of 200 sends in 15 min, under 9.1 %"
 
 
 def test_with_traffic_gone_a_spike_clears_once_no_errors_remain(provider, now):

@@ -12,6 +12,7 @@ from messaging.alerts import balances, spikes
 from messaging.alerts import lifecycle as alerts
 from messaging.alerts.runway import runway_for
 from messaging.models import Alert, BalanceSnapshot, ErrorEvent, Provider, Send
+from messaging.traffic import rollups
 from tests.alerts.conftest import history
 
 pytestmark = pytest.mark.django_db
@@ -46,10 +47,13 @@ def quota_reading(provider):
 
 def spike(provider, sends=100, errors=8, minutes_ago=5):
     at = timezone.now() - timedelta(minutes=minutes_ago)
-    Send.objects.bulk_create(Send(provider=provider, recipient="+447700900001", created_at=at) for _ in range(sends))
-    ErrorEvent.objects.bulk_create(
+    rows = Send.objects.bulk_create(
+        Send(provider=provider, recipient="+447700900001", created_at=at) for _ in range(sends)
+    )
+    events = ErrorEvent.objects.bulk_create(
         ErrorEvent(provider=provider, occurred_at=at, error_code="E1", category="server") for _ in range(errors)
     )
+    rollups.record(sends=rows, errors=events)  # as the writers count them
     spikes.evaluate_spikes()
     return opened(provider)
 
@@ -58,10 +62,11 @@ def spike_over_baseline(provider):
     now = timezone.now()
     for day in range(1, 8):  # 2 % at this time of day all last week
         at = now - timedelta(days=day, minutes=5)
-        Send.objects.bulk_create(Send(provider=provider, recipient="+4477", created_at=at) for _ in range(100))
-        ErrorEvent.objects.bulk_create(
+        rows = Send.objects.bulk_create(Send(provider=provider, recipient="+4477", created_at=at) for _ in range(100))
+        events = ErrorEvent.objects.bulk_create(
             ErrorEvent(provider=provider, occurred_at=at, error_code="E1", category="server") for _ in range(2)
         )
+        rollups.record(sends=rows, errors=events)
     return spike(provider, sends=100, errors=5)  # 5 % now
 
 

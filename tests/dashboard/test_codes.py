@@ -21,7 +21,7 @@ def test_search_and_live_counts(client, viewer, traffic):
     )
     body = response.content.decode()
     assert "<html" not in body and "INVALID_TO" in body and "INSUFFICIENT_BALANCE" not in body
-    assert '<td class="num">8</td>' in body  # the 24 h count
+    assert '<td class="num" data-figure="errors">8</td>' in body  # errors on sends in the 24 h window
 
 
 def test_the_decoder_normalizes_a_pasted_response(client, viewer):

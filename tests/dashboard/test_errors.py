@@ -3,7 +3,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.db import connection
@@ -273,7 +273,9 @@ def test_from_and_to_make_the_window_custom_whatever_the_window_menu_says(client
     chosen = client.get(reverse("messaging:errors"), {"window": "7d"}, headers={"HX-Request": "true"})
     assert "hx-swap-oob" not in chosen.content.decode()
     export = client.get(reverse("messaging:errors_export"), params)
-    assert export["Content-Disposition"] == 'attachment; filename="sendwatch-errors-custom.csv"'
+    shown = page.context["result"].window
+    bounds = "-".join(f"{moment.astimezone(UTC):%Y%m%dT%H%MZ}" for moment in (shown.start, shown.end))
+    assert export["Content-Disposition"] == f'attachment; filename="sendwatch-errors-custom-{bounds}.csv"'
 
 
 def test_from_alone_is_not_ignored(client, viewer, traffic):

@@ -84,12 +84,13 @@ def test_every_role_sees_the_cards_and_only_pollers_see_the_button(client, users
     assert "60.00 EUR" in page  # the latest real balance
     assert "<polyline points=" in page  # the 72 h sparkline
     assert f'href="{reverse("messaging:provider_detail", args=["t23"])}"' in page
-    assert f'href="{reverse("messaging:errors")}?provider=t23">1 error<' in page
+    errors_link = f'href="{reverse("messaging:errors")}?provider=t23&amp;window=24h"><span data-figure="errors">'
+    assert f"{errors_link}1</span> error<" in page and '<span data-figure="sends">0</span> sends' in page
     assert ("Poll now" in page) is can_poll
     assert (f'action="{poll_url(eu)}"' in page) is can_poll
 
 
-def test_the_error_count_covers_24_whole_hours_of_errors_of_sends_and_says_since_when(client, users, eu):
+def test_the_error_count_covers_24_whole_hours_of_errors_of_sends_and_says_which(client, users, eu):
     window = parse_window("24h")  # ends with the current hour, starts 24 h before that
     record_errors(eu, window.start, count=2)  # the first counted moment
     record_errors(eu, window.start - timedelta(microseconds=1), count=4)  # just before the window
@@ -97,9 +98,12 @@ def test_the_error_count_covers_24_whole_hours_of_errors_of_sends_and_says_since
     record_errors(eu, timezone.now(), source="balance", count=8)  # a failed poll is not a failed message
     client.force_login(users[SUPPORT])
     page = client.get(reverse("overview")).content.decode()
-    assert f'href="{reverse("messaging:errors")}?provider=t23">6 errors<' in page  # 1 + 2 + 3
-    start = timezone.localtime(window.start)
-    assert f'since <time datetime="{start.isoformat()}">{start:%-d %b %H:%M}</time> (whole hours)' in page
+    errors_link = f'href="{reverse("messaging:errors")}?provider=t23&amp;window=24h"><span data-figure="errors">'
+    assert f"{errors_link}6</span> errors<" in page  # 1 + 2 + 3
+    start, end = timezone.localtime(window.start), timezone.localtime(window.end)
+    assert "Errors on sends (last 24 h)" in page
+    assert f'from <time datetime="{start.isoformat()}">' in page and f'to <time datetime="{end.isoformat()}">' in page
+    assert "(whole hours)" in page
     # The link's page counts the same errors.
     assert breakdown(window, providers=[eu]).total_errors == 6
 
@@ -372,10 +376,10 @@ def test_a_rendered_time_shifts_with_the_cookie(client, users, eu):
     BalanceSnapshot.objects.create(provider=eu, fetched_at=datetime(2099, 1, 15, 12, 0, tzinfo=UTC), amount=50)
     client.force_login(users[SUPPORT])
     page = client.get(reverse("overview")).content.decode()
-    assert "15 Jan 12:00:00" in page and "Times are shown in UTC." in page
+    assert "15 Jan 2099 12:00:00" in page and "Times are shown in UTC." in page
     client.cookies[TIMEZONE_COOKIE] = "Asia/Tokyo"
     page = client.get(reverse("overview")).content.decode()
-    assert "15 Jan 21:00:00" in page and 'datetime="2099-01-15T21:00:00+09:00"' in page
+    assert "15 Jan 2099 21:00:00" in page and 'datetime="2099-01-15T21:00:00+09:00"' in page
     assert "Times are shown in Asia/Tokyo." in page
     client.cookies[TIMEZONE_COOKIE] = "Not/AZone"
-    assert "15 Jan 12:00:00" in client.get(reverse("overview")).content.decode()
+    assert "15 Jan 2099 12:00:00" in client.get(reverse("overview")).content.decode()

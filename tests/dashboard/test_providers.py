@@ -15,6 +15,7 @@ from messaging import background, tasks
 from messaging.alerts import lifecycle as alerts
 from messaging.alerts.runway import runway_for
 from messaging.models import Alert, AuditEntry, BalanceSnapshot, Credential, ErrorEvent, Provider, Send
+from messaging.traffic import rollups
 from messaging.vault import keys as credentials
 from tests.conftest import store_key
 from tests.vault.conftest import ROLE_NAMES, reauthenticate, roles, users  # noqa: F401 (fixtures)
@@ -132,10 +133,11 @@ def test_the_detail_page_shows_state_runway_chart_errors_and_alerts(client, user
     readings(eu, 30)
     Provider.objects.filter(pk=eu.pk).update(status="low", status_detail="Balance 250.00 EUR is below 300")
     now = timezone.now()
-    ErrorEvent.objects.bulk_create(
+    events = ErrorEvent.objects.bulk_create(
         ErrorEvent(provider=eu, occurred_at=now - timedelta(hours=h), error_code="INVALID_TO", category="validation")
         for h in (1, 2, 30)  # the last one is older than 24 h
     )
+    rollups.record(errors=events)  # as every writer does
     alert = Alert.objects.create(
         provider=eu,
         kind="low_balance",
@@ -157,7 +159,8 @@ def test_the_detail_page_shows_state_runway_chart_errors_and_alerts(client, user
     assert "Balance 250.00 EUR is below 300" in body and "status-low" in body
     assert "runs out in" in body and "EUR per hour" in body
     assert "<polyline" in body and "last 7 days" in body
-    assert "2 errors on sends" in body and 'href="/errors/?provider=t23"' in body
+    assert '<span data-figure="errors">2</span> errors on sends' in body and "Errors on sends (last 24 h)" in body
+    assert 'href="/errors/?provider=t23&amp;window=24h"' in body
     assert reverse("messaging:alert_detail", args=[alert.pk]) in body and "Gone and back" not in body
 
 
@@ -445,3 +448,19 @@ def test_test_connection_polls_now_and_comes_back_to_the_provider(
     tasks.poll_provider(provider.pk)
     assert BalanceSnapshot.objects.filter(provider=provider, ok=True).count() == 1
     assert "100.00 USD" in client.get(detail).content.decode()  # the simulator's balance
+
+
+@pytest.mark.parametrize(("kind", "mentions_23telecom"), [("23telecom", True), ("telnxo", False), ("8x8", False)])
+def test_the_poll_interval_help_is_the_vendors_own(kind, mentions_23telecom):
+    from messaging.dashboard.provider_forms import ThresholdsForm
+
+    provider = Provider.objects.create(name=kind, slug=f"p-{kind}", kind=kind)
+    help_text = ThresholdsForm(instance=provider).fields["poll_interval_seconds"].help_text
+    assert help_text.startswith("At least 60 seconds")
+    assert ("23 Telecom" in help_text) is mentions_23telecom
+
+
+def test_a_new_providers_options_start_blank_not_null():
+    from messaging.dashboard.provider_forms import ProviderForm
+
+    assert "null" not in str(ProviderForm()["options"])

@@ -96,9 +96,10 @@ def test_a_row_shows_the_send_in_the_readers_time_zone_with_its_labels(client, v
     assert '<time datetime="2099-01-15T21:00:00+09:00">15 Jan 21:00:00</time>' in newest
     assert "<td>8x8 APAC</td><td>WhatsApp</td><td>+44&lt;b&gt;7700&lt;/b&gt;</td>" in newest
     assert '<span class="send-status send-failed">Failed</span>' in newest and "<code>INVALID_TO</code>" in newest
-    assert '<td class="num">400</td>' in newest and '<td class="num">123 ms</td>' in newest
+    assert '<td class="num" data-figure="http-status">400</td>' in newest
+    assert '<td class="num" data-figure="latency">123 ms</td>' in newest
     assert '<span class="send-status send-accepted">Accepted by vendor</span>' in second
-    assert second.count('<td class="num">—</td>') == 2 and "<code>" not in second
+    assert second.count('">—</td>') == 2 and "<code>" not in second
 
 
 def test_a_search_takes_as_many_queries_for_one_match_as_for_a_full_page(
@@ -207,3 +208,40 @@ def test_the_form_keeps_what_was_asked_and_cleans_to_a_search(client, viewer, tr
     assert 'value="  +447700900001 "' in body and '<option value="accepted" selected>' in body
     assert '<option value="t23" selected>' in body
     assert 'name="from" value="2026-11-01"' in body and 'name="to" value="2026-11-30"' in body
+
+
+def test_the_log_and_the_send_page_say_the_same_about_the_calls(client, viewer, traffic):
+    """A send reported through the ingest API has its HTTP status and latency but no attempt rows."""
+    reported = Send.objects.create(
+        provider=traffic["apac"],
+        source=Send.Source.INGEST,
+        recipient="+447700900999",
+        status=SendStatus.FAILED,
+        error_code="1002",
+        http_status=500,
+        latency_ms=288,
+        attempts=1,
+        created_at=datetime(2099, 1, 15, 12, 0, tzinfo=UTC),
+    )
+    client.force_login(viewer)
+    listed = client.get(reverse("messaging:sends"), {"status": "failed"}).content.decode()
+    row = listed.split("<tbody>")[1].split("</tr>")[0]
+    assert reverse("messaging:send_detail", args=[reported.pk]) in row
+    assert '<td class="num" data-figure="http-status">500</td>' in row
+    assert '<td class="num" data-figure="latency">288 ms</td>' in row
+    page = client.get(reverse("messaging:send_detail", args=[reported.pk])).content.decode()
+    assert 'HTTP <span data-figure="http-status">500</span> · latency <span data-figure="latency">288 ms</span>' in page
+    assert "Reported through the ingest API: HTTP 500 after 288 ms." in page
+    assert "No calls to the vendor recorded" not in page
+    exported = list(
+        csv.reader(io.StringIO(b"".join(client.get(reverse("messaging:sends_export")).streaming_content).decode()))
+    )
+    header, line = exported[0], next(r for r in exported if r[0] == str(reported.pk))
+    assert (line[header.index("http_status")], line[header.index("latency_ms")]) == ("500", "288")
+
+    # A send with attempt rows lists them; one without anything known says so.
+    plain = Send.objects.filter(provider=traffic["eu"], http_status__isnull=True).first()
+    assert (
+        "No calls to the vendor recorded."
+        in client.get(reverse("messaging:send_detail", args=[plain.pk])).content.decode()
+    )

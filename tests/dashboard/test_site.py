@@ -65,4 +65,3 @@ def test_pages_carry_the_content_security_policy_without_unsafe_inline(client, a
     policy = client.get("/")["Content-Security-Policy"]
     assert "script-src 'self'" in policy
     assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
-

@@ -27,7 +27,7 @@ PERMITTED_GET_STATUS = {
     "messaging:credential_revoke": 302,  # the password prompt first
     "messaging:credential_verify": 405,
     "messaging:credential_activate": 405,
-    "messaging:credential_rollback": 405,
+    "messaging:credential_rollback": 302,  # the password prompt first, then a confirmation
     "messaging:decode": 405,
     "messaging:provider_watch": 405,
     "messaging:error_code": 400,  # without a provider and a code in the query
@@ -36,7 +36,7 @@ PERMITTED_GET_STATUS = {
     "messaging:provider_poll": 405,
 }
 # GET status of the intentionally public views, the same for everyone.
-PUBLIC_GET_STATUS = {"health": 200, "login": 200, "logout": 405, "simulator": 404}
+PUBLIC_GET_STATUS = {"health": 200, "login": 200, "logout": 405, "simulator": 404, "favicon": 302}
 
 
 def walk(patterns, prefix="", namespace=""):

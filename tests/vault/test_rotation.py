@@ -65,7 +65,13 @@ def test_add_verify_activate_rollback_and_revoke(kind, simulator, make_provider,
     assert send_now(provider).status == SendStatus.ACCEPTED
     assert Credential.objects.get(provider=provider, state="active").last_used_at is not None
 
-    # Roll back: the old key is active again, the new one revoked.
+    # Roll back asks first, naming the key that comes back and the one revoked; nothing changes yet.
+    confirm = key_admin.get(urls.rollback)
+    assert confirm.status_code == 200
+    page = confirm.content.decode()
+    assert f"…{old[-4:]}" in page and f"…{new[-4:]}" in page and "revoked at once" in page
+    assert states(provider) == {new[-4:]: "active", old[-4:]: "retired"}
+    # Confirmed: the old key is active again, the new one revoked.
     response = key_admin.post(urls.rollback)
     assert response.status_code == 302
     assert states(provider) == {old[-4:]: "active", new[-4:]: "revoked"}

@@ -1,11 +1,16 @@
 """Create the demo providers (pointed at the vendor simulator) and generate history.
 
+The alerts and provider statuses are then what the live checks conclude from that history
+(messaging.demo.alerts replays it through them), and the simulator mounted in the web
+process carries the vendor accounts on from its last readings (messaging.demo.vendor_state).
+
 Also the benchmark's data generator: ``seed_demo --sends 10000000 --days 30``.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -76,13 +81,18 @@ class Command(BaseCommand):
                 progress=bar.update,
                 error_rate=error_rate / 100 if error_rate is not None else None,
             )
-        demo_alerts.open_demo_alerts(providers)
+        generated = time.perf_counter() - started
+        alerts = demo_alerts.open_demo_alerts(providers)
         elapsed = time.perf_counter() - started
         self.stdout.write(
             self.style.SUCCESS(
-                f"Generated {counts.sends:,} sends, {counts.errors:,} error events and {counts.snapshots:,} "
-                f"balance snapshots over {days} days in {elapsed:.1f}s "
-                f"({counts.sends / max(elapsed, 1e-9):,.0f} sends/s, {settings.DATABASE_VENDOR})."
+                f"Generated {counts.sends:,} sends, {counts.attempts:,} attempts, {counts.errors:,} error events and "
+                f"{counts.snapshots:,} balance snapshots over {days} days in {generated:.1f}s "
+                f"({counts.sends / max(generated, 1e-9):,.0f} sends/s, {settings.DATABASE_VENDOR})."
             )
         )
-
+        states = Counter(alert.state for alert in alerts)
+        self.stdout.write(
+            f"Replayed the history through the live checks in {elapsed - generated:.1f}s: {len(alerts)} alerts "
+            f"({', '.join(f'{n} {state}' for state, n in sorted(states.items())) or 'none'})."
+        )
