@@ -94,7 +94,15 @@ def test_debug_off_with_the_local_key_file_is_a_deployment_error_unless_intended
 
 def manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     """``manage.py ARGS`` in a fresh interpreter with a clean environment, as an operator would run it."""
-    drop = {"DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SENDWATCH_CREDENTIAL_KEYS", "SENDWATCH_LOCAL_KEYS"}
+    # DJANGO_ALLOW_ASYNC_UNSAFE: the browser tests set it in this process; no operator would.
+    drop = {
+        "DATABASE_URL",
+        "CELERY_BROKER_URL",
+        "DEBUG",
+        "SENDWATCH_CREDENTIAL_KEYS",
+        "SENDWATCH_LOCAL_KEYS",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",
+    }
     clean = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("SECRET")}
     clean.update({"DJANGO_SETTINGS_MODULE": "config.settings", "SENDWATCH_VAR_DIR": str(tmp_path / "var")}, **env)
     return subprocess.run(
