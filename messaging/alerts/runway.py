@@ -281,14 +281,10 @@ def runway_for_providers(providers: Sequence[Provider], now: datetime | None = N
     result = {}
     for provider in providers:
         if provider.is_plan_based:
-            result[provider.pk] = quota_runway(
-                readings[provider.pk],
-                now,
-                own_sends=sends.get(provider.pk, (0, counted_from))[0],
-                # The rate divides by the span the counted sends cover, from their first hour:
-                # never by the provider's age (backfilled or demo sends predate it).
-                since=sends.get(provider.pk, (0, counted_from))[1],
-            )
+            # The rate divides by the span the counted sends cover, from their first hour:
+            # never by the provider's age (backfilled or demo sends predate it).
+            own_sends, first_send_hour = sends.get(provider.pk, (0, counted_from))
+            result[provider.pk] = quota_runway(readings[provider.pk], now, own_sends=own_sends, since=first_send_hour)
         else:
             result[provider.pk] = money_runway(readings[provider.pk], now, unit=provider.currency)
     return result

@@ -224,13 +224,6 @@ def credential_activate(request: HttpRequest, slug: str, pk: int) -> HttpRespons
     if not form.is_valid():
         messages.error(request, "Choose one of the offered grace periods.")
         return redirect("messaging:credentials", slug=slug)
-    if credential.verify_ok and not bound_to_current_origin(credential.provider, credential):
-        messages.error(
-            request,
-            f"Key …{credential.hint} was not verified for {credential.provider.api_origin}, where "
-            f"{credential.provider.name}'s API is now: verify it again first.",
-        )
-        return redirect("messaging:credentials", slug=slug)
     try:
         credentials.activate(
             credential, timedelta(seconds=form.cleaned_data["grace"]), actor=Actor.from_request(request)

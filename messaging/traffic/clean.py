@@ -15,13 +15,30 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from messaging.models import ErrorEvent
 from providers import NormalizedError
 
 REPLACEMENT = "\ufffd"
 # A str can hold surrogate code points (JSON "\\ud800", bytes decoded with surrogateescape); UTF-8 can't.
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-# Field sizes of ErrorEvent (messaging.models.traffic); the raw body is capped by the adapters.
-LIMITS = {"provider_code": 100, "message": 2000, "param": 100, "request_id": 200}
+
+
+def _column_size(name: str) -> int:
+    field = ErrorEvent._meta.get_field(name)
+    size = getattr(field, "max_length", None)
+    if not isinstance(size, int):  # fails at import if the column stops being a sized CharField
+        raise TypeError(f"ErrorEvent.{name} has no max_length")
+    return size
+
+
+# What each NormalizedError text may hold: its ErrorEvent column's size (message is a TextField,
+# kept to 2,000 characters by choice; the raw body has its own cap below).
+LIMITS = {
+    "provider_code": _column_size("error_code"),
+    "message": 2000,
+    "param": _column_size("param"),
+    "request_id": _column_size("request_id"),
+}
 RAW_BODY_LIMIT = 64 * 1024
 MAX_DEPTH = 20
 

@@ -150,7 +150,10 @@ def activate(
     if current.verify_ok is not True:
         raise CredentialError("Verify the key first: only a key the vendor accepted can be activated.")
     if not bound_to_current_origin(current.provider, current):
-        raise CredentialError(f"Verify the key again for {current.provider.api_origin}: it was verified elsewhere.")
+        raise CredentialError(
+            f"Key …{current.hint} was not verified for {current.provider.api_origin}, where "
+            f"{current.provider.name}'s API is now: verify it again first."
+        )
     now = timezone.now()
     previous = next((row for row in rows.values() if row.state == Credential.State.ACTIVE), None)
     for row in rows.values():
