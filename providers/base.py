@@ -237,7 +237,7 @@ class BaseAdapter:
                 http_status=http_status,
                 retryable=retryable,
                 retry_after=retry_after,
-                message=message or f"HTTP {http_status} without a {cls.label} error body",
+                message=message or f"HTTP {http_status} without an error body in {cls.label}'s format",
                 request_id=request_id,
                 details=details,
                 known=entry is not None,

@@ -32,7 +32,8 @@ from messaging.dashboard.breakdown import (
     export_rows,
     preset_window,
 )
-from messaging.dashboard.charts import fixed, sparkline, stacked_bars
+from messaging.dashboard.charts import StackedChart, fixed, sparkline, stacked_bars
+from messaging.dashboard.codes import entry_url
 from messaging.dashboard.csv_export import csv_response
 from messaging.dashboard.filters import FilterForm, MomentField, ProvidersField, one_of
 from messaging.dashboard.http import HtmxHttpRequest
@@ -123,13 +124,40 @@ def errors(request: HtmxHttpRequest) -> HttpResponse:
         shown = result.rows if data["rows"] == "all" else result.rows[:SPARKLINE_ROWS]
         context.update(
             result=result,
-            chart=stacked_bars([(s.label, s.rates) for s in result.series]),
+            chart=_chart(result),
+            **_chart_share(result),
             chart_table=_chart_table(result),
             table=_table(request, result.group, shown),
             hidden_rows=len(result.rows) - len(shown),
         )
     template = "messaging/errors.html#results" if request.htmx else "messaging/errors.html"
     return render(request, template, context, status=200 if form.is_valid() else 400)
+
+
+def _chart(result: Breakdown) -> StackedChart:
+    """The stacked chart: the top codes (or categories) as the breakdown chose them, then "other", quiet.
+
+    Its time axis runs from the first bucket's start to the last one's end.
+    """
+    _, step = result.window.buckets()
+    starts = result.bucket_starts
+    return stacked_bars(
+        [(s.label, s.rates) for s in result.series],
+        starts=starts,
+        end=starts[-1] + step if starts else None,
+        unit="per 100 sends",
+    )
+
+
+def _chart_share(result: Breakdown) -> dict[str, Any]:
+    """How much the chart's named series carry: their count, the count folded into "other", their share in %."""
+    named = [s for s in result.series if s.label != "other"]
+    carried = sum(row.errors for row in result.rows[: len(named)])
+    return {
+        "chart_named": len(named),
+        "chart_other": max(len(result.rows) - len(named), 0),
+        "chart_named_share": fixed(100.0 * carried / result.total_errors, 0) if result.total_errors else "0",
+    }
 
 
 class ChartRow(TypedDict):
@@ -244,7 +272,14 @@ def error_code_events(request: HtmxHttpRequest) -> HttpResponse:
             .order_by("-occurred_at")[:DRILLDOWN_LIMIT]
         )
         entry = provider.adapter_class.errors.get(code)
-        context.update(provider=provider, entry=entry, events=events, limit=DRILLDOWN_LIMIT, window=window)
+        context.update(
+            provider=provider,
+            entry=entry,
+            events=events,
+            limit=DRILLDOWN_LIMIT,
+            window=window,
+            catalogue_url=entry_url(provider.kind, code),
+        )
     template = "messaging/error_code.html#events" if request.htmx else "messaging/error_code.html"
     return render(request, template, context, status=200 if form.is_valid() else 400)
 

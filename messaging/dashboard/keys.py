@@ -42,6 +42,16 @@ from messaging.vault.permissions import (
 
 MANAGE = "messaging.manage_credentials"
 LIST_TEMPLATE = "messaging/credentials/list.html"
+# Every key state in words, shown under the keys table: the badges alone left admins guessing.
+STATE_WORDS = {
+    Credential.State.PENDING: "Added, not used yet. Verify it with a live balance call, then activate or discard it.",
+    Credential.State.ACTIVE: "The key Sendwatch sends and polls with. Only one key is active at a time.",
+    Credential.State.RETIRED: (
+        "The previous key, still used as a fallback if the vendor refuses the active one, until its grace period "
+        "ends; then it is revoked. Until then you can roll back to it."
+    ),
+    Credential.State.REVOKED: "Never used again and can't come back. Revoke it at the vendor too.",
+}
 
 
 class AddKeyForm(forms.Form):
@@ -156,6 +166,7 @@ def _list_context(request: HttpRequest, provider: Provider) -> dict:
         "has_pending": any(r["credential"].state == Credential.State.PENDING for r in rows),
         "can_roll_back": any(r["in_grace"] for r in rows),
         "reauth_left": reauth_seconds_left(request),
+        "key_states": [(state.value, state.label, STATE_WORDS[state]) for state in Credential.State],
     }
 
 

@@ -12,6 +12,7 @@ that can hang (and balances.poll_provider takes no shorter timeout).
 from __future__ import annotations
 
 import logging
+from copy import copy
 from dataclasses import replace
 from datetime import datetime
 
@@ -100,16 +101,27 @@ def provider_poll_status(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         return render(request, CARD, {"card": overview_service.provider_card(provider)})
     if overview_service.answered(provider, requested_at):
         card = overview_service.provider_card(provider)
-        return render(request, CARD, {"card": card, "poll_result": overview_service.poll_summary(card)})
+        return render(request, CARD, {"card": card, "poll_result": card_note(card)})
     if overview_service.waiting_too_long(requested_at):
         return render(request, CARD, {"card": overview_service.provider_card(provider), "poll_result": NO_ANSWER})
     return HttpResponse(status=204)  # htmx swaps nothing and asks again
 
 
+def card_note(card: overview_service.ProviderCard) -> str:
+    """Poll now's result as the card says it: the summary without the status detail.
+
+    The card already shows that detail (the reason for a status other than OK) just above its
+    figures; the full summary repeated it, so a Low card said the same sentence three times.
+    """
+    provider = copy(card.provider)
+    provider.status_detail = ""
+    return overview_service.poll_summary(replace(card, provider=provider))
+
+
 def _poll_result(request: HtmxHttpRequest, card: overview_service.ProviderCard) -> HttpResponse:
     summary = overview_service.poll_summary(card)
     if request.htmx:
-        return render(request, CARD, {"card": card, "poll_result": summary})
+        return render(request, CARD, {"card": card, "poll_result": card_note(card)})
     level = messages.SUCCESS if card.latest is not None and card.latest.ok else messages.WARNING
     messages.add_message(request, level, summary)
     return _back(request)

@@ -27,6 +27,36 @@ def _number(**attrs) -> forms.NumberInput:
     return forms.NumberInput(attrs={"inputmode": "decimal", **attrs})
 
 
+def money_text(value: Decimal) -> str:
+    """An amount as people read it: at least two decimals, more only when they carry something.
+
+    The column keeps four decimals, so a saved 375 came back as "375.0000": now "375.00"; 12.345 stays.
+    """
+    whole, _, fraction = f"{value:f}".partition(".")
+    return f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
+
+
+class MoneyInput(forms.NumberInput):
+    """A number field for an amount: the saved value shows as :func:`money_text`, what was typed as typed."""
+
+    def __init__(self) -> None:
+        super().__init__(attrs={"inputmode": "decimal", "step": "any"})
+
+    def format_value(self, value: Any) -> str | None:
+        if isinstance(value, Decimal):
+            return money_text(value)
+        return super().format_value(value)
+
+
+class BlankableJSONField(forms.JSONField):
+    """A JSON field that shows nothing, not "null" or "{}", while it holds nothing."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if value is None or value == {}:
+            return ""
+        return super().prepare_value(value)
+
+
 class ThresholdsForm(forms.ModelForm):
     balance_warning = forms.DecimalField(
         label="Low balance warning below",
@@ -34,7 +64,7 @@ class ThresholdsForm(forms.ModelForm):
         min_value=0,
         max_digits=14,
         decimal_places=4,
-        widget=_number(step="any"),
+        widget=MoneyInput(),
         help_text="In the provider's currency. Blank: not checked.",
     )
     balance_critical = forms.DecimalField(
@@ -43,7 +73,7 @@ class ThresholdsForm(forms.ModelForm):
         min_value=0,
         max_digits=14,
         decimal_places=4,
-        widget=_number(step="any"),
+        widget=MoneyInput(),
         help_text="Must be below the warning balance.",
     )
     quota_warning_percent = forms.IntegerField(
@@ -106,6 +136,13 @@ class ThresholdsForm(forms.ModelForm):
         keep = threshold_fields(self.instance)
         for name in [n for n in self.fields if n not in keep]:
             del self.fields[name]
+        currency = self.instance.currency.strip()
+        for name in ("balance_warning", "balance_critical"):
+            if name in self.fields and currency:
+                # Shown after the input (provider_thresholds.html) and said in the help text.
+                self.fields[name].unit = currency  # type: ignore[attr-defined]
+        if currency and "balance_warning" in self.fields:
+            self.fields["balance_warning"].help_text = f"In {currency}. Blank: not checked."
         if "poll_interval_seconds" in self.fields:
             # The vendor's own advice, not one vendor's advice shown for all of them.
             adapter = self.instance.adapter_class
@@ -145,7 +182,7 @@ class ThresholdsForm(forms.ModelForm):
 
 
 class ProviderForm(forms.ModelForm):
-    options = forms.JSONField(
+    options = BlankableJSONField(
         label="Options (JSON object)",
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
@@ -164,9 +201,6 @@ class ProviderForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # A new provider's options start blank, not as the JSON text "null".
-        if not self.is_bound and not self.initial.get("options"):
-            self.initial["options"] = {}
         if self.instance.pk:
             # Alert dedupe keys and links carry the slug: it stays what it was created with.
             self.fields["slug"].disabled = True

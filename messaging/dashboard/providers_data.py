@@ -170,7 +170,8 @@ def balance_chart(provider: Provider, days: int, now: datetime) -> tuple[LineCha
         else:
             continue
         last_per_slot[int((fetched_at - start) / slot)] = (fetched_at, value)
-    return line_chart(list(last_per_slot.values()), start, now), unit
+    series = "Remaining plan quota" if quota else "Balance"
+    return line_chart(list(last_per_slot.values()), start, now, unit=unit, series=series), unit
 
 
 # -- changes ------------------------------------------------------------------------

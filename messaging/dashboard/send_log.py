@@ -2,7 +2,9 @@
 
 Pages are cut by the (created_at, id) of the last row shown, never by OFFSET,
 so the thousandth page costs what the first does (index send_created_idx).
-Search is exact on the indexed keys: recipient, vendor message id, request id.
+Search matches a recipient by its last digits (4 or more, as typed or read by phonenumbers
+from a national or spaced form: messaging/traffic/numbers.py) through the reversed-digits
+index, or exactly on recipient, vendor message id and request id.
 A page's rows are formatted once in Python (:func:`rows`): per-row ``{% url %}``,
 ``|date`` and ``get_FOO_display`` in the template cost more than the query.
 
@@ -19,14 +21,22 @@ import binascii
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
+from urllib.parse import urlencode
 
 from django.db.models import Q, QuerySet
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
+from django.utils.dates import MONTHS_3
 
+from messaging.dashboard.codes import entry_url
 from messaging.models import Channel, Provider, Send, SendAttempt, SendStatus
+from messaging.traffic import numbers
+from messaging.traffic.figures import WINDOWS, preset_window
 
 PAGE_SIZE = 50
+URL_SLOT = 987654321  # stands for the send's id in the one reversed detail URL
+MONTHS_3_TITLE = [MONTHS_3[n].title() for n in range(1, 13)]  # lazy: translated when a page is formatted
 CHANNEL_LABELS = dict(Channel.choices)
 STATUS_LABELS = dict(SendStatus.choices)
 
@@ -35,16 +45,26 @@ STATUS_LABELS = dict(SendStatus.choices)
 class SendSearch:
     """What to look for; the page's form (SendFilterForm in sends.py) reads it from the query string."""
 
-    text: str = ""  # exact recipient, vendor message id or request id
+    text: str = ""  # a recipient's last digits, or an exact recipient, vendor message id or request id
     status: str = ""
     provider: Provider | None = None
     since: date | None = None  # first day, in the current time zone
     until: date | None = None  # last day, included
 
-    def queryset(self) -> QuerySet:
+    @cached_property  # the page shows them and the query uses them: phonenumbers reads the text once
+    def recipient_endings(self) -> list[str]:
+        """The digits a matching recipient ends with (the text as typed, and its E.164 form)."""
+        return numbers.search_suffixes(self.text)
+
+    def queryset(self, *, endings_only: bool = False, exact_only: bool = False) -> QuerySet:
+        """The matching sends, newest first; ``endings_only`` / ``exact_only`` take one half of the text's match."""
         sends = Send.objects.all()
         if self.text:
-            sends = sends.filter(Q(recipient=self.text) | Q(vendor_message_id=self.text) | Q(request_id=self.text))
+            exact = Q(recipient=self.text) | Q(vendor_message_id=self.text) | Q(request_id=self.text)
+            endings = Q(pk__in=[])
+            for digits in self.recipient_endings:
+                endings |= Q(recipient_key__startswith=digits[::-1])
+            sends = sends.filter(endings if endings_only else exact if exact_only else exact | endings)
         if self.status:
             sends = sends.filter(status=self.status)
         if self.provider:
@@ -67,14 +87,18 @@ class Page:
 
 
 def page(search: SendSearch, cursor: str | None = None, size: int = PAGE_SIZE) -> Page:
-    sends = search.queryset()
-    if cursor:
-        created_at, pk = decode_cursor(cursor)
-        # created_at <= cursor bounds the index scan (the OR alone is only a filter: PostgreSQL
-        # would read every newer row first); the OR then drops the rows shown already.
-        sends = sends.filter(
-            Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk), created_at__lte=created_at
-        )
+    if search.recipient_endings:
+        # A number's endings and the exact ids, each its own newest size + 1 (the endings' from
+        # send_recipient_key_idx alone, without reading the table), then those rows: one OR of
+        # the four would read every matching row of the table to sort them.
+        ids = [
+            pk
+            for part in (search.queryset(endings_only=True), search.queryset(exact_only=True))
+            for pk in _after(part, cursor).values_list("pk", flat=True)[: size + 1]
+        ]
+        sends = Send.objects.filter(pk__in=ids).order_by("-created_at", "-id")
+    else:
+        sends = _after(search.queryset(), cursor)
     rows = list(sends[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
@@ -143,6 +167,68 @@ def call_facts(send: Send, attempt_rows: list[SendAttempt] | None = None) -> Cal
 
 
 @dataclass(frozen=True)
+class Advice:
+    """What support needs about one vendor error code: its meaning, what to do, and where to look next."""
+
+    code: str
+    vendor: str
+    known: bool  # in the vendor's catalogue
+    category: str
+    description: str
+    resolution: str
+    retry: str  # in words: what Sendwatch does about it
+    catalogue_url: str
+    drilldown_url: str
+
+
+def advice(provider: Provider, code: str, at: datetime) -> Advice:
+    """The catalogue's entry for ``code`` at ``provider``'s vendor, with links to its entry and its drill-down.
+
+    The drill-down opens on the shortest Errors window that holds ``at``, or on the day around it
+    when that is older than every preset.
+    """
+    adapter = provider.adapter_class
+    entry = adapter.errors.get(code)
+    if entry is None:
+        retry = "Not in the vendor's catalogue: Sendwatch classified it by its HTTP status."
+    elif entry.ambiguous:
+        retry = "Not retried: the vendor may have sent it. Check the vendor's log before sending again."
+    elif entry.retryable:
+        retry = "Retried automatically (after the vendor's Retry-After when it gives one)."
+    else:
+        retry = "Not retried: the request itself has to change, or the account; see what to do."
+    return Advice(
+        code=code,
+        vendor=adapter.label,
+        known=entry is not None,
+        category=str(entry.category) if entry else "",
+        description=entry.description if entry else "",
+        resolution=entry.resolution if entry else "",
+        retry=retry,
+        catalogue_url=entry_url(adapter.kind, code),
+        drilldown_url=_drilldown_url(provider, code, at),
+    )
+
+
+def _drilldown_url(provider: Provider, code: str, at: datetime) -> str:
+    query = urlencode({"provider": provider.slug, "code": code, **_window_around(at)})
+    return f"{reverse('messaging:error_code')}?{query}"
+
+
+def _window_around(at: datetime) -> dict[str, str]:
+    """The Errors page parameters of the shortest preset window holding ``at``, else a custom day around it."""
+    for key in WINDOWS:
+        window = preset_window(key)
+        if window.start <= at < window.end:
+            return {"window": key}
+    local = timezone.localtime(at).replace(minute=0, second=0, microsecond=0)
+    return {
+        "start": (local - timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M"),
+        "end": (local + timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M"),
+    }
+
+
+@dataclass(frozen=True)
 class SendRow:
     """One line of the send log, ready to print (the template still escapes every value)."""
 
@@ -166,15 +252,18 @@ def rows(sends: list[Send], providers: Iterable[Provider]) -> list[SendRow]:
     the page's query needs no join.
     """
     names = {provider.pk: provider.name for provider in providers}
+    # One reverse() and the month names once per page, not per row: they were a third of the page's time.
+    url = reverse("messaging:send_detail", args=[URL_SLOT]).replace(str(URL_SLOT), "{}")
+    months = [str(name) for name in MONTHS_3_TITLE]
     result = []
     for send in sends:
         when = timezone.localtime(send.created_at)
         facts = call_facts(send)
         result.append(
             SendRow(
-                url=reverse("messaging:send_detail", args=[send.pk]),
+                url=url.format(send.pk),
                 when_iso=when.isoformat(),
-                when=dateformat.format(when, "j M H:i:s"),
+                when=f"{when.day} {months[when.month - 1]} {when:%H:%M:%S}",  # "j M H:i:s"
                 provider=names[send.provider_id],
                 channel=CHANNEL_LABELS.get(send.channel, send.channel),
                 recipient=send.recipient,
@@ -186,6 +275,16 @@ def rows(sends: list[Send], providers: Iterable[Provider]) -> list[SendRow]:
             )
         )
     return result
+
+
+def _after(sends: QuerySet, cursor: str | None) -> QuerySet:
+    """The sends older than the cursor's (created_at, id); all of them without one."""
+    if not cursor:
+        return sends
+    created_at, pk = decode_cursor(cursor)
+    # created_at <= cursor bounds the index scan (the OR alone is only a filter: PostgreSQL
+    # would read every newer row first); the OR then drops the rows shown already.
+    return sends.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk), created_at__lte=created_at)
 
 
 def encode_cursor(send: Send) -> str:

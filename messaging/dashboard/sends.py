@@ -75,7 +75,9 @@ def sends(request: HtmxHttpRequest) -> HttpResponse:
     form = SendFilterForm(request.GET)
     context: dict[str, Any] = {"providers": providers, "statuses": SendStatus.choices, "form": form}
     if form.is_valid():
-        context["page"] = send_log.page(form.search(), form.cleaned_data["after"])
+        search = form.search()
+        context["endings"] = search.recipient_endings
+        context["page"] = send_log.page(search, form.cleaned_data["after"])
         context["rows"] = send_log.rows(context["page"].sends, providers)
     template = "messaging/sends.html#rows" if request.htmx else "messaging/sends.html"
     return render(request, template, context, status=200 if form.is_valid() else 400)
@@ -85,6 +87,7 @@ def sends(request: HtmxHttpRequest) -> HttpResponse:
 def send_detail(request: HttpRequest, pk: int) -> HttpResponse:
     send = get_object_or_404(Send.objects.select_related("provider"), pk=pk)
     attempts = list(send.attempt_rows.order_by("number"))
+    events = list(send.error_events.order_by("occurred_at"))
     return render(
         request,
         "messaging/send_detail.html",
@@ -92,7 +95,9 @@ def send_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "send": send,
             "attempts": attempts,
             "facts": send_log.call_facts(send, attempts),  # what the log's row says too
-            "events": send.error_events.order_by("occurred_at"),
+            # What happened and what to do: the send's last error first, then each event's own.
+            "advice": send_log.advice(send.provider, send.error_code, send.created_at) if send.error_code else None,
+            "events": [(e, send_log.advice(send.provider, e.error_code, e.occurred_at)) for e in events],
         },
     )
 

@@ -43,6 +43,7 @@ from messaging.models import (
     SendAttempt,
     SendRollup,
     SendStatus,
+    recipient_key,
 )
 from messaging.traffic import rollups
 from messaging.traffic.bulk import bulk_insert, indexes_deferred, next_ids, reset_sequence
@@ -77,7 +78,7 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
         0.025,
         cost_per_message=Decimal("0.0350"),
         start_balance=Decimal("900"),
-        country_prefix="+4477009",
+        country_prefix="+4479112",
     ),
     DemoAccount(
         "telephonyio",
@@ -88,7 +89,7 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
         0.03,
         cost_per_message=Decimal("0.0500"),
         start_balance=Decimal("250"),
-        country_prefix="+6140000",
+        country_prefix="+614000",
         channels=((Channel.VERIFY, 0.7), (Channel.SMS, 0.3)),
     ),
     DemoAccount(
@@ -100,7 +101,7 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
         0.02,
         cost_per_message=Decimal("0.0280"),
         start_balance=Decimal("1500"),
-        country_prefix="+659000",
+        country_prefix="+65900",
         options=(("account_id", "6b1f2c3d-0000-4000-8000-00000000a8a8"), ("subaccount_id", "acme_hq")),
     ),
     DemoAccount(
@@ -122,7 +123,7 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
         0.08,
         0.015,
         monthly_quota=10000,
-        country_prefix="+1415555",
+        country_prefix="+141555",
         channels=((Channel.IMESSAGE, 1.0),),
         sender="+14155550199",
     ),
@@ -347,6 +348,7 @@ SEND_COLUMNS = (
     "channel",
     "source",
     "recipient",
+    "recipient_key",
     "sender",
     "body",
     "body_sha256",
@@ -676,6 +678,7 @@ def _append_send(
                 channel,
                 Send.Source.SENDWATCH,
                 recipient,
+                recipient_key(recipient),
                 account.sender,
                 body,
                 body_hash,
@@ -704,6 +707,7 @@ def _append_send(
             channel,
             Send.Source.SENDWATCH,
             recipient,
+            recipient_key(recipient),
             account.sender,
             body,
             body_hash,

@@ -18,44 +18,108 @@ def backfill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('messaging', '0003_roles'),
+        ("messaging", "0003_roles"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ErrorRollup',
+            name="ErrorRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('grain', models.PositiveIntegerField(help_text='Bucket length in seconds: 300, 3600 or 86400.')),
-                ('bucket', models.DateTimeField(help_text='Start of the bucket, UTC.')),
-                ('channel', models.CharField(choices=[('sms', 'SMS'), ('whatsapp', 'WhatsApp'), ('imessage', 'iMessage'), ('email', 'Email'), ('voice', 'Voice'), ('verify', 'Verify (OTP)')], max_length=12)),
-                ('error_code', models.CharField(max_length=100)),
-                ('category', models.CharField(choices=[('Auth', 'Auth'), ('Permission', 'Permission'), ('Validation', 'Validation'), ('Balance', 'Balance'), ('Quota', 'Quota'), ('Rate limit', 'Rate Limit'), ('Not found', 'Not Found'), ('Conflict', 'Conflict'), ('Compliance', 'Compliance'), ('Server', 'Server'), ('Unavailable', 'Unavailable'), ('Timeout', 'Timeout'), ('Network', 'Network'), ('Invalid response', 'Invalid Response'), ('Unknown', 'Unknown')], max_length=20)),
-                ('errors', models.BigIntegerField(default=0)),
-                ('provider', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='messaging.provider')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("grain", models.PositiveIntegerField(help_text="Bucket length in seconds: 300, 3600 or 86400.")),
+                ("bucket", models.DateTimeField(help_text="Start of the bucket, UTC.")),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("sms", "SMS"),
+                            ("whatsapp", "WhatsApp"),
+                            ("imessage", "iMessage"),
+                            ("email", "Email"),
+                            ("voice", "Voice"),
+                            ("verify", "Verify (OTP)"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("error_code", models.CharField(max_length=100)),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("Auth", "Auth"),
+                            ("Permission", "Permission"),
+                            ("Validation", "Validation"),
+                            ("Balance", "Balance"),
+                            ("Quota", "Quota"),
+                            ("Rate limit", "Rate Limit"),
+                            ("Not found", "Not Found"),
+                            ("Conflict", "Conflict"),
+                            ("Compliance", "Compliance"),
+                            ("Server", "Server"),
+                            ("Unavailable", "Unavailable"),
+                            ("Timeout", "Timeout"),
+                            ("Network", "Network"),
+                            ("Invalid response", "Invalid Response"),
+                            ("Unknown", "Unknown"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("errors", models.BigIntegerField(default=0)),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="messaging.provider"
+                    ),
+                ),
             ],
             options={
-                'default_permissions': (),
-                'indexes': [models.Index(fields=['grain', 'bucket'], name='error_rollup_time_idx')],
-                'constraints': [models.UniqueConstraint(fields=('grain', 'provider', 'bucket', 'channel', 'error_code', 'category'), name='error_rollup_key')],
+                "default_permissions": (),
+                "indexes": [models.Index(fields=["grain", "bucket"], name="error_rollup_time_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("grain", "provider", "bucket", "channel", "error_code", "category"),
+                        name="error_rollup_key",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SendRollup',
+            name="SendRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('grain', models.PositiveIntegerField(help_text='Bucket length in seconds: 300, 3600 or 86400.')),
-                ('bucket', models.DateTimeField(help_text='Start of the bucket, UTC.')),
-                ('channel', models.CharField(choices=[('sms', 'SMS'), ('whatsapp', 'WhatsApp'), ('imessage', 'iMessage'), ('email', 'Email'), ('voice', 'Voice'), ('verify', 'Verify (OTP)')], max_length=12)),
-                ('sends', models.BigIntegerField(default=0)),
-                ('provider', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='messaging.provider')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("grain", models.PositiveIntegerField(help_text="Bucket length in seconds: 300, 3600 or 86400.")),
+                ("bucket", models.DateTimeField(help_text="Start of the bucket, UTC.")),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("sms", "SMS"),
+                            ("whatsapp", "WhatsApp"),
+                            ("imessage", "iMessage"),
+                            ("email", "Email"),
+                            ("voice", "Voice"),
+                            ("verify", "Verify (OTP)"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("sends", models.BigIntegerField(default=0)),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="messaging.provider"
+                    ),
+                ),
             ],
             options={
-                'default_permissions': (),
-                'indexes': [models.Index(fields=['grain', 'bucket'], name='send_rollup_time_idx')],
-                'constraints': [models.UniqueConstraint(fields=('grain', 'provider', 'bucket', 'channel'), name='send_rollup_key')],
+                "default_permissions": (),
+                "indexes": [models.Index(fields=["grain", "bucket"], name="send_rollup_time_idx")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("grain", "provider", "bucket", "channel"), name="send_rollup_key")
+                ],
             },
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),

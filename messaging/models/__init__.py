@@ -8,16 +8,19 @@ from messaging.models.alerts import Alert, AlertEvent, Notification, WebhookEndp
 from messaging.models.providers import BalanceSnapshot, Channel, Credential, ErrorCategory, Provider, ProviderStatus
 from messaging.models.traffic import (
     CONSUMING_STATUSES,
+    RECIPIENT_KEY_DIGITS,
     ErrorEvent,
     ErrorRollup,
     Send,
     SendAttempt,
     SendRollup,
     SendStatus,
+    recipient_key,
 )
 
 __all__ = [
     "CONSUMING_STATUSES",
+    "RECIPIENT_KEY_DIGITS",
     "Alert",
     "AlertEvent",
     "ApiToken",
@@ -36,4 +39,5 @@ __all__ = [
     "SendRollup",
     "SendStatus",
     "WebhookEndpoint",
+    "recipient_key",
 ]

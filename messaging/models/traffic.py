@@ -24,6 +24,28 @@ class SendStatus(models.TextChoices):
 # The statuses that used credit or plan allowance at the vendor (runway, plan usage).
 CONSUMING_STATUSES = (SendStatus.ACCEPTED, SendStatus.DELIVERED)
 
+# An E.164 number has at most 15 digits; a few more leave room for extensions and odd input.
+RECIPIENT_KEY_DIGITS = 20
+
+
+def recipient_key(recipient: str) -> str:
+    """The recipient's last digits, last first: "ends with 521501" becomes an indexed prefix search.
+
+    A btree index serves ``LIKE '105125%'`` but not ``LIKE '%521501'``; reversing the digits
+    turns the one into the other (docs/data-model.md). Every writer of Send rows sets it.
+    """
+    digits = [ch for ch in recipient if "0" <= ch <= "9"]
+    return "".join(reversed(digits))[:RECIPIENT_KEY_DIGITS]
+
+
+class SendQuerySet(models.QuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        # bulk_create skips save(): keep the search key here too, for every caller.
+        objs = list(objs)
+        for send in objs:
+            send.recipient_key = recipient_key(send.recipient)
+        return super().bulk_create(objs, *args, **kwargs)
+
 
 class Send(models.Model):
     """One message to one recipient. Queued rows are the outbox."""
@@ -36,6 +58,8 @@ class Send(models.Model):
     channel = models.CharField(max_length=12, choices=Channel.choices, default=Channel.SMS)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.SENDWATCH)
     recipient = models.CharField(max_length=320)
+    # recipient_key(recipient), kept by every writer (and save()): the index for "ends with" searches.
+    recipient_key = models.CharField(max_length=RECIPIENT_KEY_DIGITS, blank=True, default="", editable=False)
     sender = models.CharField(max_length=64, blank=True)
     body = models.TextField(blank=True, help_text="Cleared by retention; the hash stays.")
     body_sha256 = models.CharField(max_length=64, blank=True)
@@ -61,6 +85,8 @@ class Send(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
+    objects = SendQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -79,12 +105,27 @@ class Send(models.Model):
             models.Index(fields=["next_attempt_at"], condition=Q(status="queued"), name="send_outbox_idx"),
             models.Index(fields=["claimed_at"], condition=Q(status="sending"), name="send_claimed_idx"),
             models.Index(fields=["recipient", "-created_at"], name="send_recipient_idx"),
+            # LIKE 'prefix%' on PostgreSQL needs the pattern operator class; created_at and id ride along so
+            # the newest matches are found without reading the table (both ignored by other backends).
+            models.Index(
+                fields=["recipient_key"],
+                opclasses=["varchar_pattern_ops"],
+                include=["created_at", "id"],
+                name="send_recipient_key_idx",
+            ),
             models.Index(fields=["vendor_message_id"], condition=~Q(vendor_message_id=""), name="send_vendor_msg_idx"),
             models.Index(fields=["request_id"], condition=~Q(request_id=""), name="send_request_id_idx"),
         ]
 
     def __str__(self) -> str:
         return f"Send {self.pk} to {self.recipient} via {self.provider_id} ({self.status})"
+
+    def save(self, *args, **kwargs) -> None:
+        self.recipient_key = recipient_key(self.recipient)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "recipient" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "recipient_key"}
+        super().save(*args, **kwargs)
 
 
 class SendAttempt(models.Model):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django import template
-from django.utils import dateformat
+from django.utils import dateformat, timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.timesince import timesince
 
 from messaging.dashboard import charts
 
@@ -62,3 +63,13 @@ def days_ago(days: int | None) -> str:
     if days <= 0:
         return "today"
     return "yesterday" if days == 1 else f"{days} days ago"
+
+
+@register.filter
+def ago(value: datetime | None) -> str:
+    """How long ago, in words: "just now" under a minute (never "0 minutes ago"), else "5 minutes ago"."""
+    if not value:
+        return ""
+    if timezone.now() - value < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(value)} ago"

@@ -14,7 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from messaging.models import ErrorEvent, Provider, Send
+from messaging.models import ErrorEvent, Provider, Send, recipient_key
 from messaging.traffic import clean, rollups, signals
 from messaging.traffic.bulk import copy_returning_ids, insert_returning_ids, model_values
 from providers import NormalizedError
@@ -84,6 +84,8 @@ def record_batch(
     event ids (in the order of ``failures``).
     """
     # No savepoint: inside the caller's transaction this is all or nothing with it.
+    for row in send_rows:  # plain rows skip Send.save(): keep the recipient search key here
+        row["recipient_key"] = recipient_key(row.get("recipient", ""))
     with transaction.atomic(savepoint=False):
         send_ids = copy_returning_ids(Send, send_rows)
         events = []

@@ -76,6 +76,24 @@ def ensure_roles() -> dict[str, int]:
     return counts
 
 
+def create_missing_roles(**kwargs: object) -> None:
+    """post_migrate: a role that is gone (``manage.py flush``, a test that empties the tables) comes back.
+
+    Only missing groups are made, with the table's permissions; a group an admin has changed
+    is left as it is (``ensure_roles()`` is the explicit reset).
+    """
+    from django.contrib.auth.models import Group, Permission
+
+    for role, names in ROLE_PERMISSIONS.items():
+        if Group.objects.filter(name=role).exists():
+            continue
+        try:
+            permissions = resolve(Permission, names)
+        except LookupError:  # migrated backwards: the permissions are gone too, and so should the role be
+            continue
+        Group.objects.create(name=role).permissions.set(permissions)
+
+
 def roles_with(*perms: str) -> list[str]:
     """The roles whose permissions include every one of ``perms`` (for "this page is for …")."""
 

@@ -267,7 +267,7 @@ def test_from_and_to_make_the_window_custom_whatever_the_window_menu_says(client
     assert f'value="{params["start"]}"' in body and body.count('id="f-window"') == 1
     # The htmx answer sets the window menu too, out of band, since only #results is swapped.
     partial = client.get(reverse("messaging:errors"), params, headers={"HX-Request": "true"}).content.decode()
-    assert '<select id="f-window" name="window" hx-swap-oob="true">' in partial
+    assert '<select id="f-window" name="window" data-clears="f-start f-end" hx-swap-oob="true">' in partial
     assert '<option value="custom" selected>' in partial
     # ... but not when the menu already says what is shown: choosing a window keeps the menu (and its focus).
     chosen = client.get(reverse("messaging:errors"), {"window": "7d"}, headers={"HX-Request": "true"})

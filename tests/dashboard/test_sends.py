@@ -67,6 +67,7 @@ def test_a_damaged_page_link_is_a_clear_400(client, viewer, traffic):
 
 def test_the_log_pages_with_a_fixed_number_of_queries(client, viewer, traffic):
     client.force_login(viewer)
+    client.get(reverse("overview"))  # the session's renewal (a write, once a minute) is not the log's
     with CaptureQueriesContext(connection) as first:
         response = client.get(reverse("messaging:sends"))
     assert response.status_code == 200 and b"Older sends" in response.content
@@ -94,7 +95,7 @@ def test_a_row_shows_the_send_in_the_readers_time_zone_with_its_labels(client, v
     newest, second = body.split("<tbody>")[1].split("</tr>")[:2]
     assert f'<a href="{reverse("messaging:send_detail", args=[send.pk])}">' in newest
     assert '<time datetime="2099-01-15T21:00:00+09:00">15 Jan 21:00:00</time>' in newest
-    assert "<td>8x8 APAC</td><td>WhatsApp</td><td>+44&lt;b&gt;7700&lt;/b&gt;</td>" in newest
+    assert "<td>+44&lt;b&gt;7700&lt;/b&gt;</td>" in newest and "<td>8x8 APAC</td><td>WhatsApp</td>" in newest
     assert '<span class="send-status send-failed">Failed</span>' in newest and "<code>INVALID_TO</code>" in newest
     assert '<td class="num" data-figure="http-status">400</td>' in newest
     assert '<td class="num" data-figure="latency">123 ms</td>' in newest

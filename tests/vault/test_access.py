@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -17,6 +18,7 @@ from messaging.models import Alert, AuditEntry, Credential, Send
 from messaging.traffic.verify import verify as verify_key
 from messaging.vault.permissions import is_marked
 from messaging.vault.roles import ROLE_PERMISSIONS, resolve
+from messaging.vault.sessions import RENEWED_AT
 from tests.vault.conftest import PASSWORD, ROLE_NAMES, Urls, reauthenticate, states
 
 pytestmark = pytest.mark.django_db
@@ -267,9 +269,17 @@ def test_wrong_passwords_at_the_re_authentication_prompt_count_too(client, users
     assert not client.session.get("sendwatch_reauth_at")
 
 
+def renewed_long_ago(client) -> None:
+    """As if the session's last renewal was two minutes ago."""
+    session = client.session
+    session[RENEWED_AT] = time.time() - 120
+    session.save()
+
+
 def test_sessions_end_after_the_idle_timeout_and_each_request_extends_them(client, users, settings):
-    assert settings.SESSION_SAVE_EVERY_REQUEST is True and settings.SESSION_COOKIE_AGE == 3600
+    assert settings.SESSION_COOKIE_AGE == 3600 and settings.SENDWATCH_SESSION_RENEW_SECONDS == 60
     client.force_login(users["Support"])
+    renewed_long_ago(client)
     key = client.session.session_key
     Session.objects.filter(session_key=key).update(expire_date=timezone.now() + timedelta(minutes=5))
     assert client.get("/").status_code == 200
@@ -281,3 +291,32 @@ def test_sessions_end_after_the_idle_timeout_and_each_request_extends_them(clien
     )
     response = client.get("/")
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_a_migrate_brings_back_missing_roles_and_leaves_changed_ones_alone(db):
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+
+    from messaging.vault.roles import ACCOUNT_MANAGER, ROLE_PERMISSIONS, SUPPORT
+
+    Group.objects.filter(name=SUPPORT).delete()
+    changed = Group.objects.get(name=ACCOUNT_MANAGER)
+    changed.permissions.clear()
+    call_command("migrate", verbosity=0)  # post_migrate, as after `manage.py flush`
+    assert Group.objects.get(name=SUPPORT).permissions.count() == len(ROLE_PERMISSIONS[SUPPORT])
+    assert Group.objects.get(name=ACCOUNT_MANAGER).permissions.count() == 0
+
+
+def test_a_session_is_written_at_most_once_a_minute(client, users):
+    client.force_login(users["Support"])
+    renewed_long_ago(client)
+    client.get("/")  # renews: one write
+    key = client.session.session_key
+    Session.objects.filter(session_key=key).update(expire_date=timezone.now() + timedelta(minutes=30))
+    for _ in range(3):
+        assert client.get("/").status_code == 200
+    # Within the minute no request wrote the session: its expiry is where the test put it.
+    assert Session.objects.get(session_key=key).expire_date < timezone.now() + timedelta(minutes=31)
+    renewed_long_ago(client)
+    client.get("/")
+    assert Session.objects.get(session_key=key).expire_date > timezone.now() + timedelta(minutes=59)
