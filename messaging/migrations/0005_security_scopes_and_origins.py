@@ -28,35 +28,33 @@ def keep_existing_access(apps, schema_editor):
             credential.save(update_fields=["verified_origin"])
 
 
+
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("messaging", "0004_rollups"),
+        ('messaging', '0004_rollups'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="apitoken",
-            name="all_providers",
-            field=models.BooleanField(default=False, help_text="May act for every provider, present and future."),
+            model_name='apitoken',
+            name='all_providers',
+            field=models.BooleanField(default=False, help_text='May act for every provider, present and future.'),
         ),
         migrations.AddField(
-            model_name="apitoken",
-            name="providers",
-            field=models.ManyToManyField(blank=True, related_name="+", to="messaging.provider"),
+            model_name='apitoken',
+            name='providers',
+            field=models.ManyToManyField(blank=True, related_name='+', to='messaging.provider'),
         ),
         migrations.AddField(
-            model_name="apitoken",
-            name="scopes",
+            model_name='apitoken',
+            name='scopes',
             field=models.JSONField(blank=True, default=list, help_text='What it may do, e.g. ["events:write"].'),
         ),
         migrations.AddField(
-            model_name="credential",
-            name="verified_origin",
-            field=models.CharField(
-                blank=True,
-                help_text="scheme://host:port the key was verified against; it is never sent to another origin.",
-                max_length=300,
-            ),
+            model_name='credential',
+            name='verified_origin',
+            field=models.CharField(blank=True, help_text='scheme://host:port the key was verified against; it is never sent to another origin.', max_length=300),
         ),
         migrations.RunPython(keep_existing_access, migrations.RunPython.noop),
-    ]
+]
