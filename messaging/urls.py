@@ -2,8 +2,10 @@
 
 from django.urls import path
 
+from messaging.api import messages as send_api
 from messaging.api import views as api
-from messaging.dashboard import alerts, codes, errors, keys, overview, providers, sends
+from messaging.dashboard import alerts, codes, errors, keys, overview, providers, routes, sends
+from messaging.demo import controls
 
 app_name = "messaging"
 urlpatterns: list = [
@@ -30,6 +32,14 @@ urlpatterns: list = [
     path("providers/<slug:slug>/edit/", providers.provider_edit, name="provider_edit"),
     path("providers/<slug:slug>/thresholds/", providers.provider_thresholds, name="provider_thresholds"),
     path("providers/<slug:slug>/watch/", providers.provider_watch, name="provider_watch"),
+    # Routes (admins): list with live state, create, edit, delete.
+    path("routes/", routes.route_list, name="routes"),
+    path("routes/new/", routes.route_create, name="route_create"),
+    path("routes/<slug:slug>/edit/", routes.route_edit, name="route_edit"),
+    path("routes/<slug:slug>/delete/", routes.route_delete, name="route_delete"),
+    # Demo only (SENDWATCH_SIMULATOR): make a failover happen (messaging/demo/controls.py).
+    path("routes/<slug:slug>/test-messages/", controls.send_test_messages, name="route_test_messages"),
+    path("providers/<slug:slug>/simulator/<str:action>/", controls.vendor_action, name="simulator_action"),
     # API keys (admins): list, add, verify, activate, roll back, revoke; the re-authentication prompt.
     path("credentials/", keys.credential_index, name="credential_index"),
     path("providers/<slug:slug>/credentials/", keys.credential_list, name="credentials"),
@@ -41,5 +51,8 @@ urlpatterns: list = [
     path("reauth/", keys.reauth, name="reauth"),
     # The ingest API (bearer tokens, see docs/api.md) and its OpenAPI document.
     path("api/v1/events", api.ingest_events, name="ingest_events"),
+    # The send API (bearer tokens with messages:send, see docs/api.md "Send API").
+    path("api/v1/messages", send_api.send_messages, name="messages"),
+    path("api/v1/messages/<int:pk>", send_api.message_detail, name="message_detail"),
     path("api/v1/openapi.json", api.openapi, name="openapi"),
 ]

@@ -48,6 +48,7 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "cards": cards,
         "alerts": overview_service.open_alerts() if request.user.has_perm("messaging.view_alert") else [],
+        "failovers": overview_service.failover_count(),
     }
     template = "messaging/overview.html#live" if request.htmx else "messaging/overview.html"
     return render(request, template, context)

@@ -26,7 +26,7 @@ from django.utils import timezone
 from messaging.alerts.runway import Runway, runway_for_providers, window
 from messaging.dashboard.alert_list import SEVERITY_RANK
 from messaging.dashboard.charts import sparkline
-from messaging.models import Alert, BalanceSnapshot, Provider
+from messaging.models import Alert, BalanceSnapshot, Provider, Route, Send
 from messaging.traffic.figures import Totals, Window, preset_window, totals_by_provider
 
 ERRORS_WINDOW = "24h"  # a preset of the Errors page, so the card's link shows the same counts
@@ -36,6 +36,8 @@ SPARK_WIDTH, SPARK_HEIGHT = 160, 32
 POLL_WAIT = timedelta(seconds=30)
 # A poll token a little ahead of this server's clock came from a web server whose clock runs ahead.
 POLL_CLOCK_SKEW = timedelta(seconds=5)
+# Routed sends that failed over to another provider of their route, counted over this window.
+FAILOVER_WINDOW = timedelta(hours=24)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -132,6 +134,37 @@ def open_alerts(limit: int = ALERTS_SHOWN) -> list[Alert]:
         .select_related("provider")
         .order_by(SEVERITY_RANK, "-opened_at", "-pk")[:limit]
     )
+
+
+def failed_over(trail: object) -> bool:
+    """Whether a routing trail (Send.routing) hands the send to more than one provider."""
+    if not isinstance(trail, list):
+        return False
+    return sum(1 for entry in trail if isinstance(entry, dict) and entry.get("provider")) >= 2
+
+
+def failed_over_ids(now: datetime | None = None) -> list[int]:
+    """The routed sends of the last 24 h that failed over, newest first (one query).
+
+    A send failed over when its routing trail names a provider more than once, or while its
+    status says "failed over" (its retry with the new provider not made yet). The trails are read
+    and counted here, not in SQL: a JSON array's length is queried differently on each database.
+    Fine while routed sends number in the thousands a day; a counter on Send if that grows.
+    """
+    since = (now or timezone.now()) - FAILOVER_WINDOW
+    rows = (
+        Send.objects.filter(route__isnull=False, created_at__gte=since)
+        .order_by("-created_at", "-pk")
+        .values_list("pk", "routing", "status_reason")
+    )
+    return [pk for pk, trail, reason in rows.iterator() if reason.startswith("failed over") or failed_over(trail)]
+
+
+def failover_count(now: datetime | None = None) -> int | None:
+    """How many sends failed over in the last 24 h; None when there are no routes (the Overview says nothing)."""
+    if not Route.objects.exists():
+        return None
+    return len(failed_over_ids(now))
 
 
 def poll_summary(card: ProviderCard) -> str:

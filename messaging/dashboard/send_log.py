@@ -87,6 +87,7 @@ class Page:
 
 
 def page(search: SendSearch, cursor: str | None = None, size: int = PAGE_SIZE) -> Page:
+    sends: QuerySet
     if search.recipient_endings:
         # A number's endings and the exact ids, each its own newest size + 1 (the endings' from
         # send_recipient_key_idx alone, without reading the table), then those rows: one OR of

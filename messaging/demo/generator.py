@@ -39,6 +39,8 @@ from messaging.models import (
     ErrorRollup,
     Provider,
     ProviderStatus,
+    Route,
+    RouteStep,
     Send,
     SendAttempt,
     SendRollup,
@@ -78,7 +80,7 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
         0.025,
         cost_per_message=Decimal("0.0350"),
         start_balance=Decimal("900"),
-        country_prefix="+4479112",
+        country_prefix="+4474001",
     ),
     DemoAccount(
         "telephonyio",
@@ -207,7 +209,23 @@ def ensure_demo_providers(simulator_root: str) -> list[Provider]:
             verify_message="Key accepted by the demo's vendor simulator",
         )
         providers.append(provider)
+    ensure_demo_route(providers)
     return providers
+
+
+DEMO_ROUTE = ("otp", "One-time codes", ["23telecom", "8x8"])
+
+
+def ensure_demo_route(providers: list[Provider]) -> Route:
+    """A route of two demo vendors, so the Routes page and a failover have something to show."""
+    slug, name, kinds = DEMO_ROUTE
+    route, created = Route.objects.get_or_create(slug=slug, defaults={"name": name})
+    if created:
+        by_kind = {provider.kind: provider for provider in providers}
+        for position, kind in enumerate(kinds, start=1):
+            if kind in by_kind:
+                RouteStep.objects.create(route=route, provider=by_kind[kind], position=position)
+    return route
 
 
 # -- history ------------------------------------------------------------------------

@@ -6,6 +6,7 @@ Import models from here (``from messaging.models import Send``): the modules are
 from messaging.models.access import ApiToken, AuditEntry
 from messaging.models.alerts import Alert, AlertEvent, Notification, WebhookEndpoint
 from messaging.models.providers import BalanceSnapshot, Channel, Credential, ErrorCategory, Provider, ProviderStatus
+from messaging.models.routing import Route, RouteStep
 from messaging.models.traffic import (
     CONSUMING_STATUSES,
     RECIPIENT_KEY_DIGITS,
@@ -34,6 +35,8 @@ __all__ = [
     "Notification",
     "Provider",
     "ProviderStatus",
+    "Route",
+    "RouteStep",
     "Send",
     "SendAttempt",
     "SendRollup",

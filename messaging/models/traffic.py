@@ -6,7 +6,7 @@ The reasons for each index are in docs/data-model.md.
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import JSONField, Q, Value
 from django.utils import timezone
 
 from messaging.models.providers import Channel, ErrorCategory, Provider
@@ -66,6 +66,20 @@ class Send(models.Model):
     idempotency_key = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001 NULL never collides
     # Recipients split from one request share a batch id.
     batch_id = models.UUIDField(null=True, blank=True)
+    # The send API (messaging.api.messages): the route it asked for, each routing decision in
+    # words, the token that sent it, its idempotency key and what it sent (to tell a replay from
+    # a different request under the same key), and the caller's metadata.
+    route = models.ForeignKey("messaging.Route", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # db_default too: the bulk loaders (COPY) name only the columns they fill.
+    routing = models.JSONField(
+        default=list, db_default=Value([], JSONField()), blank=True, help_text="Routing decisions, oldest first."
+    )
+    api_token = models.ForeignKey(
+        "messaging.ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    request_key = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001 NULL never collides
+    request_sha256 = models.CharField(max_length=64, blank=True, default="", db_default="")
+    metadata = models.JSONField(default=dict, db_default=Value({}, JSONField()), blank=True)
 
     status = models.CharField(max_length=10, choices=SendStatus.choices, default=SendStatus.QUEUED)
     vendor_message_id = models.CharField(max_length=128, blank=True)
@@ -93,6 +107,11 @@ class Send(models.Model):
                 fields=["provider", "idempotency_key"],
                 condition=Q(idempotency_key__isnull=False),
                 name="send_idempotency_key_per_provider",
+            ),
+            models.UniqueConstraint(
+                fields=["api_token", "request_key"],
+                condition=Q(request_key__isnull=False),
+                name="send_request_key_per_token",
             ),
         ]
         permissions = [("send_message", "Can send and resend messages")]

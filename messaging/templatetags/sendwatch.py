@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django import template
 from django.utils import dateformat, timezone
@@ -53,6 +53,18 @@ def sw_datetime(value: datetime | None, precision: str = "minutes") -> str:
     if not value:
         return ""
     return dateformat.format(value, DATETIME_SECONDS_FORMAT if precision == "seconds" else DATETIME_FORMAT)
+
+
+@register.filter
+def iso_datetime(value: object) -> datetime | None:
+    """An ISO 8601 time kept as text (a send's routing trail) as a datetime for sw_datetime; None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
 
 
 @register.filter

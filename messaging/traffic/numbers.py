@@ -36,8 +36,11 @@ def to_e164(text: str, region: str | None = None) -> str:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as error:
         raise InvalidNumber(f"{text!r} is not a phone number ({_reason(error)})") from None
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidNumber(f"{text!r} is not a valid phone number for any country (read as +{number.country_code})")
+    # Possible (the right length for its country), not "valid": libphonenumber's list of allocated
+    # ranges lags the operators', and refuses ranges kept for tests and drama (+44 7700 900xxx).
+    # The vendor says whether it can deliver; its answer is recorded like any other.
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidNumber(f"{text!r} is not a possible phone number for +{number.country_code} (wrong length)")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

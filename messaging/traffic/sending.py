@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from messaging import background
 from messaging.models import Channel, Provider, Send, SendAttempt, SendStatus
-from messaging.traffic import breaker, clean, rollups
+from messaging.traffic import breaker, clean, rollups, routing
 from messaging.traffic.bulk import insert_returning_ids, update_where
 from messaging.traffic.writer import record_error, record_errors
 from messaging.vault.adapters import (
@@ -283,6 +283,7 @@ def apply_outcome(sends: list[Send], outcome: SendOutcome, adapter_class: type[B
     provider = sends[0].provider
     retries: dict[float, list[int]] = defaultdict(list)
     failures: list[tuple[NormalizedError, Send]] = []
+    moved: list[Send] = []  # routed sends handed to another provider of their route
     with transaction.atomic():
         results = {result.recipient: result for result in outcome.results}
         for send in sends:
@@ -299,7 +300,11 @@ def apply_outcome(sends: list[Send], outcome: SendOutcome, adapter_class: type[B
                 failures.append((error, send))
                 decision = _decide(send, error, adapter_class)
                 send.error_code, send.error_category = error.provider_code, str(error.category)
+                if send.route_id is not None and decision.status != SendStatus.ACCEPTED and routing.fails_over(error):
+                    decision = _fail_over(send, error, decision, now, moved)
             _apply(send, decision, now)
+            if send in moved:
+                continue  # dispatched to its new provider below
             if decision.status == SendStatus.QUEUED and decision.delay <= SHORT_WAIT_SECONDS:
                 retries[round(decision.delay, 1)].append(send.pk)
         if failures:
@@ -323,6 +328,11 @@ def apply_outcome(sends: list[Send], outcome: SendOutcome, adapter_class: type[B
             breaker.record_success(provider.pk)
         for delay, ids in retries.items():
             transaction.on_commit(partial(dispatch, provider.kind, ids, countdown=delay))
+        if moved:
+            for send in moved:
+                update_where(Send, {"provider": send.provider_id, "routing": send.routing}, id=send.pk)
+                transaction.on_commit(partial(dispatch, send.provider.kind, [send.pk]))
+            rollups.record(sends=moved)  # each provider counts the messages handed to it
 
 
 OUTCOME_FIELDS = (
@@ -338,6 +348,25 @@ OUTCOME_FIELDS = (
     "completed_at",
     "claimed_at",
 )
+
+
+def _fail_over(send: Send, error: NormalizedError, decision: _Decision, now: datetime, moved: list[Send]) -> _Decision:
+    """Hand a routed send that failed for a reason of its provider's to the next usable provider of its route.
+
+    Without one, the send keeps ``decision`` (a retry with the same provider, or failed) and the
+    trail says why none could take it.
+    """
+    assert send.route is not None
+    was = send.provider.slug
+    choice = routing.choose(send.route, send.recipient, tried=routing.tried_providers(send))
+    words = f"{was} failed with {error.provider_code} ({error.category}); {choice.words}"
+    routing.note(send, words, choice.provider, now)
+    if choice.provider is None:
+        update_where(Send, {"routing": send.routing}, id=send.pk)
+        return decision
+    send.provider = choice.provider
+    moved.append(send)
+    return _Decision(SendStatus.QUEUED, delay=0.0, reason=f"failed over from {was} to {choice.provider.slug}")
 
 
 def _save(sends: list[Send], fields: Sequence[str]) -> None:

@@ -51,7 +51,7 @@ MESSAGES_SEND = "messages:send"
 # Every scope a token can hold, and what it allows.
 SCOPES = {
     EVENTS_WRITE: "report vendor responses: POST /api/v1/events",
-    MESSAGES_SEND: "send messages through Sendwatch (the send API, not yet served)",
+    MESSAGES_SEND: "send messages and read them back: POST /api/v1/messages, GET /api/v1/messages/<id>",
 }
 ALL_PROVIDERS: Final = "all"
 Providers = Literal["all"] | Iterable[Provider]

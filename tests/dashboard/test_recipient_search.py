@@ -198,3 +198,17 @@ def test_pages_of_a_number_search_hold_every_match_once_newest_first(sends):
             break
         cursor = current.next_cursor
     assert seen == expected and len(expected) == 123
+
+
+def test_the_drill_down_links_recipients_only_for_roles_that_may_open_sends(client, django_user_model, traffic):
+    from django.contrib.auth.models import Permission
+
+    manager = django_user_model.objects.create_user("am", password="a-long-test-password")
+    manager.user_permissions.add(*Permission.objects.filter(codename__in=["view_errorevent", "view_provider"]))
+    client.force_login(manager)
+    body = client.get("/errors/code/?provider=t23&code=INVALID_TO&window=24h").content.decode()
+    assert "+4477009" in body and "/sends/" not in body
+    manager.user_permissions.add(Permission.objects.get(codename="view_send"))
+    manager = django_user_model.objects.get(pk=manager.pk)  # permissions are cached per instance
+    client.force_login(manager)
+    assert "/sends/" in client.get("/errors/code/?provider=t23&code=INVALID_TO&window=24h").content.decode()

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from messaging.models import Alert, AuditEntry, Credential, Send
+from messaging.models import Alert, AuditEntry, Credential, Route, RouteStep, Send
 from messaging.traffic.verify import verify as verify_key
 from messaging.vault.permissions import is_marked
 from messaging.vault.roles import ROLE_PERMISSIONS, resolve
@@ -36,6 +36,8 @@ PERMITTED_GET_STATUS = {
     "messaging:alert_acknowledge": 405,
     "messaging:alert_resolve": 405,
     "messaging:provider_poll": 405,
+    "messaging:route_test_messages": 405,
+    "messaging:simulator_action": 405,
 }
 # GET status of the intentionally public views, the same for everyone.
 PUBLIC_GET_STATUS = {"health": 200, "login": 200, "logout": 405, "simulator": 404, "favicon": 302}
@@ -80,13 +82,17 @@ def fixtures(simulator, make_provider, users):
     alert = Alert.objects.create(
         provider=provider, kind="low_balance", dedupe_key="low_balance:x", title="Low", opened_at=at, last_seen_at=at
     )
-    return {"provider": provider, "credential": credential, "send": send, "alert": alert}
+    route = Route.objects.create(slug="otp", name="OTP")
+    RouteStep.objects.create(route=route, provider=provider, position=1)
+    return {"provider": provider, "credential": credential, "send": send, "alert": alert, "route": route}
 
 
 def url_for(name, route, kwargs, fx) -> str:
     values = {}
     for kwarg in kwargs:
-        if kwarg == "slug":
+        if kwarg == "slug" and name.startswith("messaging:route"):
+            values[kwarg] = fx["route"].slug
+        elif kwarg == "slug":
             values[kwarg] = fx["provider"].slug
         elif kwarg == "pk" and name.startswith("messaging:alert"):
             values[kwarg] = fx["alert"].pk
@@ -94,6 +100,8 @@ def url_for(name, route, kwargs, fx) -> str:
             values[kwarg] = fx["send"].pk if name == "messaging:send_detail" else fx["credential"].pk
         elif kwarg == "rest":
             values[kwarg] = ""
+        elif kwarg == "action":  # the demo's simulator controls
+            values[kwarg] = "drain"
         else:
             raise AssertionError(f"{route}: teach url_for() a value for the URL argument {kwarg!r}")
     return reverse(name, kwargs=values)
