@@ -16,6 +16,7 @@ import os
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, timedelta
@@ -25,7 +26,7 @@ from unittest import mock
 FULL_SENDS = 10_000_000
 QUICK_SENDS = 200_000
 DAYS = 30
-GROUPS = ("breakdown", "pages", "ingest", "worker")
+GROUPS = ("breakdown", "pages", "ingest", "worker", "sendapi")
 
 
 @dataclass
@@ -72,6 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keyset-pages", type=int, default=1000, help="Which page to compare with the first.")
     parser.add_argument("--ingest-batches", type=int, default=20, help="Batches of 1,000 events (default 20).")
     parser.add_argument("--worker-sends", type=int, default=200, help="Sends delivered for the CPU figure.")
+    parser.add_argument("--api-batches", type=int, default=10, help="Send API batches of 1,000 (default 10).")
+    parser.add_argument("--e2e-sends", type=int, default=3000, help="Messages sent end to end (default 3,000).")
     parser.add_argument(
         "--only",
         action="append",
@@ -108,6 +111,8 @@ def main(argv: list[str] | None = None, out=sys.stdout) -> list[Figure]:
         figures.append(ingest_figure(args))
     if "worker" in wanted:
         figures.append(worker_figure(args))
+    if "sendapi" in wanted:
+        figures += send_api_figures(args)
     print_table(figures, args, out)
     return figures
 
@@ -418,6 +423,198 @@ def worker_figure(args) -> Figure:
         "< 5 ms CPU",
         percentile_pass(samples, 5),
         note="p95 of deliver(), canned vendor answer",
+    )
+
+
+# -- the send API (issue 15) -----------------------------------------------------------------
+
+
+def send_api_figures(args) -> list[Figure]:
+    """Accepting batches of 1,000 over HTTP, and sending them end to end through a real worker.
+
+    Both use a route of two providers pointed at a simulator served by this process over
+    HTTP (the data set's demo providers point at bin/run's server, which is not running).
+    """
+    import subprocess
+
+    from django.conf import settings
+
+    from config.celery import app
+    from messaging.models import Send, SendStatus
+    from messaging.traffic.messages import MessageRequest, submit
+    from messaging.vault import tokens
+    from providers.simulator import start_in_thread
+
+    server, root = start_in_thread()
+    try:
+        route = _bench_route(root)
+        app.control.purge()
+        accept = _accept_figure(route, args)
+        app.control.purge()  # the accepted batches were never meant to be sent
+        Send.objects.filter(route=route).delete()
+
+        # End to end: bin/run's worker (prefork, concurrency 2) sends N messages through the simulator.
+        count = args.e2e_sends
+        token, _ = tokens.create_token("bench e2e", providers="all", scopes=[tokens.MESSAGES_SEND])
+        env = {
+            **os.environ,
+            "SENDWATCH_ALLOW_PRIVATE_HOSTS": "127.0.0.1,localhost",
+            "DEBUG": "1",  # as bin/run runs it (and its local key file)
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        }
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                "bench-e2e@%h",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(8)  # the worker's start-up, before the clock runs
+            requests_ = [
+                MessageRequest(to=f"+4474002{n:05d}", body=f"Benchmark message {n}", route=route) for n in range(count)
+            ]
+            started = time.perf_counter()
+            ids = []
+            for start in range(0, count, 1000):
+                ids += [send.pk for send, _ in submit(token, requests_[start : start + 1000])]
+            pending = Send.objects.filter(pk__in=ids).exclude(status__in=[SendStatus.ACCEPTED, SendStatus.FAILED])
+            deadline = time.monotonic() + 600
+            while pending.exists() and time.monotonic() < deadline:
+                time.sleep(0.5)
+            seconds = time.perf_counter() - started
+            accepted = Send.objects.filter(pk__in=ids, status=SendStatus.ACCEPTED).count()
+            if accepted < count:  # say why, rather than only how many
+                reasons = Send.objects.filter(pk__in=ids).exclude(status=SendStatus.ACCEPTED)
+                for reason, n in Counter(reasons.values_list("status_reason", flat=True)).most_common(3):
+                    print(f"  not accepted: {n} x {reason[:150]!r}")
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+        rate = accepted / seconds
+        broker = settings.CELERY_BROKER_URL.split(":")[0]
+        e2e = Figure(
+            f"send API end to end, {count:,} messages",
+            [seconds],
+            ">= 200 sends/s",
+            rate >= 200 and accepted == count,
+            unit="s",
+            note=f"{rate:,.0f} sends/s; {accepted:,} accepted; worker prefork x2 as bin/run, broker {broker}",
+        )
+        Send.objects.filter(route=route).delete()
+        return [accept, e2e]
+    finally:
+        server.shutdown()
+
+
+def _bench_route(root: str):
+    from messaging.demo.generator import simulator_base_url
+    from messaging.models import Credential, ErrorEvent, ErrorRollup, Provider, Route, RouteStep, Send, SendRollup
+    from messaging.vault.crypto import seal
+    from providers import ApiCredential
+
+    route, _ = Route.objects.get_or_create(slug="bench-otp", defaults={"name": "Benchmark route"})
+    route.steps.all().delete()
+    for position, kind in enumerate(["23telecom", "8x8"], start=1):
+        slug = f"bench-{kind}"
+        provider, _ = Provider.objects.update_or_create(
+            slug=slug,
+            defaults={
+                "name": slug,
+                "kind": kind,
+                "base_url": simulator_base_url(root, kind, slug),
+                "status": "ok",
+                "enabled": True,
+                "default_sender": "Acme",
+                "options": {"account_id": "6b1f2c3d-0000-4000-8000-00000000a8a8", "subaccount_id": "bench"}
+                if kind == "8x8"
+                else {},
+            },
+        )
+        # A run starts from a clean slate: an earlier run's errors would make the route skip it.
+        provider.credentials.all().delete()
+        ErrorEvent.objects.filter(provider=provider).delete()
+        Send.objects.filter(provider=provider).delete()
+        for rollup in (SendRollup, ErrorRollup):
+            rollup.objects.filter(provider=provider).delete()
+        Provider.objects.filter(pk=provider.pk).update(breaker_failures=0, breaker_open_until=None, status_detail="")
+        sealed = seal(ApiCredential(f"sk_bench_{kind}_0123456789"))
+        Credential.objects.create(
+            provider=provider,
+            ciphertext=sealed.ciphertext,
+            key_id=sealed.key_id,
+            fingerprint=sealed.fingerprint,
+            hint=sealed.hint,
+            state=Credential.State.ACTIVE,
+            verified_origin=provider.api_origin,
+        )
+        RouteStep.objects.create(route=route, provider=provider, position=position)
+    return route
+
+
+def _accept_figure(route, args) -> Figure:
+    from django.test import Client
+    from django.urls import reverse
+
+    from messaging.vault import tokens
+
+    _, token = tokens.create_token("bench accept", providers="all", scopes=[tokens.MESSAGES_SEND])
+    client = Client(SERVER_NAME="localhost")
+    batches = [
+        json.dumps(
+            {
+                "messages": [
+                    {
+                        "to": f"+4474003{n:05d}",
+                        "body": f"Your code is {b}{n:04d}",
+                        "route": route.slug,
+                        "idempotency_key": f"bench-{time.time_ns()}-{b}-{n}",
+                    }
+                    for n in range(1000)
+                ]
+            }
+        )
+        for b in range(args.api_batches + 1)
+    ]
+
+    def post(body):
+        response = client.post(
+            reverse("messaging:messages"),
+            body,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 202, response.content[:300]
+
+    post(batches[0])  # warm-up
+    samples = []
+    started = time.perf_counter()
+    for body in batches[1:]:
+        began = time.perf_counter()
+        post(body)
+        samples.append((time.perf_counter() - began) * 1000)
+    rate = 1000 * len(samples) / (time.perf_counter() - started)
+    return Figure(
+        "send API accept, batch of 1,000",
+        samples,
+        ">= 5,000 messages/s",
+        rate >= 5_000,
+        note=f"{rate:,.0f} messages/s sustained (validated, routed, written, handed to the broker)",
     )
 
 

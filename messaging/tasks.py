@@ -27,6 +27,13 @@ def deliver_sends(send_ids: list[int]) -> None:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def deliver_each(send_ids: list[int]) -> None:
+    """Sends with bodies of their own (the send API): one vendor call each, one task for many."""
+    for pk in send_ids:
+        sending.deliver([int(pk)])
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def sweep_outbox() -> dict:
     report = sending.sweep_outbox()
     return {"dispatched": report.dispatched, "requeued": report.requeued, "unknown": report.unknown}

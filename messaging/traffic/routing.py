@@ -111,11 +111,13 @@ def choose(
     judge each provider once rather than once per message.
     """
     now = timezone.now()
-    country = country_of(recipient)
+    steps = steps if steps is not None else steps_of(route)
+    # Reading the number's country costs more than the rest of the choice: only when a step asks.
+    country = country_of(recipient) if any(step.countries for step in steps) else None
     done = set(tried)
     skipped: list[str] = []
     by_position: dict[int, list[RouteStep]] = {}
-    for step in steps if steps is not None else steps_of(route):
+    for step in steps:
         by_position.setdefault(step.position, []).append(step)
     for position in sorted(by_position):
         usable = []

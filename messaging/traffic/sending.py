@@ -173,6 +173,21 @@ def dispatch(kind: str, send_ids: Sequence[int], countdown: float | None = None)
             log.warning("broker unavailable; sends %s stay queued for the sweeper", chunk, exc_info=True)
 
 
+# Messages of the send API per task: each is its own vendor call, but one broker message per
+# message would cap a batch of 1,000 at the broker's pace; a worker's pool still runs tasks in parallel.
+EACH_CHUNK = 25
+
+
+def dispatch_each(send_ids: Sequence[int]) -> None:
+    """Enqueue sends that each need their own vendor call (messaging.traffic.messages), in chunks."""
+    for start in range(0, len(send_ids), EACH_CHUNK):
+        chunk = list(send_ids[start : start + EACH_CHUNK])
+        try:
+            background.start("messaging.tasks.deliver_each", [chunk])
+        except Exception:  # kombu raises several types when the broker is away
+            log.warning("broker unavailable; sends %s stay queued for the sweeper", chunk, exc_info=True)
+
+
 # -- delivering ----------------------------------------------------------------------
 
 

@@ -40,7 +40,7 @@ def token(db) -> str:
 def dispatched(monkeypatch) -> list[list[int]]:
     """What the service hands to the workers on commit (no broker, no vendor call)."""
     calls: list[list[int]] = []
-    monkeypatch.setattr(service, "dispatch", lambda kind, ids, countdown=None: calls.append(list(ids)))
+    monkeypatch.setattr(service, "dispatch_each", lambda ids: calls.append(list(ids)))
     return calls
 
 
@@ -216,7 +216,7 @@ def test_a_batch_answers_in_request_order(post, accounts, dispatched, django_cap
         (UK2, "t23", "uk", True),
         ("+447911123458", "tblue", None, True),
     ]
-    assert sorted(ids for [ids] in dispatched) == sorted(a["id"] for a in answers)  # one task per message
+    assert dispatched == [[a["id"] for a in answers]]  # handed over once, each its own vendor call
 
 
 def test_a_batch_of_known_messages_is_200_and_a_mixed_one_202(post, accounts):
@@ -294,6 +294,16 @@ def test_a_key_twice_in_one_batch_is_400(post, accounts):
         ({"messages": [message(), message(to="hello")]}, "messages[1].to"),
         ({"messages": [message()], "to": UK}, "to"),
         ([message()], ""),
+        (message(to="+1"), "to"),
+        (message(to=None), "to"),
+        (message(body=123), "body"),
+        (message(channel=5), "channel"),
+        (message(metadata="x"), "metadata"),
+        (message(idempotency_key=7), "idempotency_key"),
+        (
+            {"messages": [message(idempotency_key="same"), message(idempotency_key="same", body="other")]},
+            "messages[1].idempotency_key",
+        ),
     ],
 )
 def test_bad_input_is_400_at_its_path_and_writes_nothing(post, accounts, payload, path):

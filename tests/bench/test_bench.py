@@ -16,7 +16,8 @@ def test_the_benchmark_builds_a_data_set_and_prints_every_figure(settings, tmp_p
     settings.VAR_DIR = tmp_path
     out = StringIO()
     args = ["--sends", "3000", "--repeat", "2", "--warmup", "1", "--naive-repeat", "1"]
-    figures = run.main([*args, "--keyset-pages", "5", "--ingest-batches", "2", "--worker-sends", "5"], out=out)
+    groups = [arg for group in ("breakdown", "pages", "ingest", "worker") for arg in ("--only", group)]
+    figures = run.main([*args, *groups, "--keyset-pages", "5", "--ingest-batches", "2", "--worker-sends", "5"], out=out)
     table = out.getvalue()
     names = [f.name for f in figures]
     assert names[0] == "generate 3,000 sends" and "built" in figures[0].note
@@ -45,3 +46,17 @@ def test_a_second_run_reuses_the_data_set(settings, tmp_path):
     again = run.build_figure(2000, StringIO())
     assert "built" in first.note and again.note.startswith("reused")
     assert again.p50 == pytest.approx(first.p50, abs=0.1)  # recorded to 0.1 s
+
+
+def test_the_send_api_accept_figure_posts_batches_of_a_thousand_through_a_route(simulator_root):
+    from messaging.models import Route
+
+    route = run._bench_route(simulator_root)
+    args = run.parse_args(["--api-batches", "1"])
+    figure = run._accept_figure(route, args)
+    assert figure.name == "send API accept, batch of 1,000" and len(figure.samples) == 1
+    assert Send.objects.filter(route=route).count() == 2000  # the warm-up batch and the timed one
+    assert set(Route.objects.get(slug="bench-otp").steps.values_list("provider__slug", flat=True)) == {
+        "bench-23telecom",
+        "bench-8x8",
+    }

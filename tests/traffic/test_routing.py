@@ -126,3 +126,13 @@ def test_the_same_key_returns_the_first_message_and_a_different_request_is_refus
     assert again.pk == sent.pk and Send.objects.count() == 1
     with pytest.raises(IdempotencyConflict):
         submit(MessageRequest(to=TO, body="code 8", route=route, idempotency_key="order-1"))
+
+
+def test_each_message_is_its_own_vendor_call_in_chunked_tasks(monkeypatch):
+    from messaging.traffic import sending
+
+    started = []
+    monkeypatch.setattr(sending.background, "start", lambda name, args, **kw: started.append((name, args)))
+    sending.dispatch_each(list(range(1, 61)))
+    assert [name for name, _ in started] == ["messaging.tasks.deliver_each"] * 3
+    assert [len(args[0]) for _, args in started] == [25, 25, 10]
