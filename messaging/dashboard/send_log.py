@@ -34,7 +34,7 @@ from messaging.models import Channel, Provider, Send, SendAttempt, SendStatus
 from messaging.traffic import numbers
 from messaging.traffic.figures import WINDOWS, preset_window
 
-PAGE_SIZE = 50
+PAGE_SIZE = 25  # a screen of sends; rendering each row is most of a page's time (docs/performance.md)
 URL_SLOT = 987654321  # stands for the send's id in the one reversed detail URL
 MONTHS_3_TITLE = [MONTHS_3[n].title() for n in range(1, 13)]  # lazy: translated when a page is formatted
 CHANNEL_LABELS = dict(Channel.choices)

@@ -79,6 +79,8 @@ class Send(models.Model):
     )
     request_key = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001 NULL never collides
     request_sha256 = models.CharField(max_length=64, blank=True, default="", db_default="")
+    # How often the message moved to another provider of its route (the Overview counts these).
+    failovers = models.PositiveSmallIntegerField(default=0, db_default=0)
     metadata = models.JSONField(default=dict, db_default=Value({}, JSONField()), blank=True)
 
     status = models.CharField(max_length=10, choices=SendStatus.choices, default=SendStatus.QUEUED)
@@ -134,6 +136,8 @@ class Send(models.Model):
             ),
             models.Index(fields=["vendor_message_id"], condition=~Q(vendor_message_id=""), name="send_vendor_msg_idx"),
             models.Index(fields=["request_id"], condition=~Q(request_id=""), name="send_request_id_idx"),
+            # "42 sends failed over in 24 h": a count over a tiny index, not a scan of the day's sends.
+            models.Index(fields=["-created_at"], condition=Q(failovers__gt=0), name="send_failover_idx"),
         ]
 
     def __str__(self) -> str:

@@ -345,7 +345,8 @@ def apply_outcome(sends: list[Send], outcome: SendOutcome, adapter_class: type[B
             transaction.on_commit(partial(dispatch, provider.kind, ids, countdown=delay))
         if moved:
             for send in moved:
-                update_where(Send, {"provider": send.provider_id, "routing": send.routing}, id=send.pk)
+                changed = {"provider": send.provider_id, "routing": send.routing, "failovers": send.failovers}
+                update_where(Send, changed, id=send.pk)
                 transaction.on_commit(partial(dispatch, send.provider.kind, [send.pk]))
             rollups.record(sends=moved)  # each provider counts the messages handed to it
 
@@ -380,6 +381,7 @@ def _fail_over(send: Send, error: NormalizedError, decision: _Decision, now: dat
         update_where(Send, {"routing": send.routing}, id=send.pk)
         return decision
     send.provider = choice.provider
+    send.failovers += 1
     moved.append(send)
     return _Decision(SendStatus.QUEUED, delay=0.0, reason=f"failed over from {was} to {choice.provider.slug}")
 

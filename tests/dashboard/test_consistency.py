@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from messaging.alerts.spikes import evaluate_spikes
 from messaging.dashboard.codes import PAGE_SIZE as CODES_PAGE_SIZE
+from messaging.dashboard.send_log import PAGE_SIZE as SEND_PAGE_SIZE
 from messaging.models import Alert, Provider, Send, SendAttempt, SendStatus
 from messaging.traffic import rollups
 from messaging.traffic.writer import record_batch, record_errors
@@ -667,7 +668,7 @@ def test_the_send_log_and_each_sends_page_say_the_same_about_its_calls(support, 
     rows: dict[str, dict[str, str]] = {}
     for figure in listed:
         rows.setdefault(figure.attrs["data-send"], {})[figure.name] = figure.text
-    assert len(rows) == 50  # a full first page
+    assert len(rows) == SEND_PAGE_SIZE  # a full first page
     reported = reverse("messaging:send_detail", args=[data.reported_500.pk])
     attempted = reverse("messaging:send_detail", args=[data.attempted.pk])
     assert reported in rows and attempted in rows

@@ -315,8 +315,16 @@ def test_the_routes_page_asks_each_provider_once(admin, eu, us, django_assert_ma
 
 
 def routed_send(route, made, trail, *, hours_ago=1.0, reason=""):
+    # As sending._fail_over leaves it: one failover per move to another provider.
+    moves = sum(1 for entry in trail if isinstance(entry, dict) and entry.get("provider")) - 1
     send = Send.objects.create(
-        provider=made, recipient="+447700900001", body="hi", route=route, routing=trail, status_reason=reason
+        provider=made,
+        recipient="+447700900001",
+        body="hi",
+        route=route,
+        routing=trail,
+        status_reason=reason,
+        failovers=max(moves, 1 if reason.startswith("failed over") else 0),
     )
     Send.objects.filter(pk=send.pk).update(created_at=timezone.now() - timedelta(hours=hours_ago))
     return send

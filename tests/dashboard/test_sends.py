@@ -12,7 +12,7 @@ from django.utils.html import escape
 
 from messaging.dashboard.csv_export import safe_cell
 from messaging.dashboard.middleware import TIMEZONE_COOKIE
-from messaging.dashboard.send_log import SendSearch, page
+from messaging.dashboard.send_log import PAGE_SIZE, SendSearch, page
 from messaging.dashboard.sends import SendFilterForm
 from messaging.models import Send, SendAttempt, SendStatus
 
@@ -115,7 +115,7 @@ def test_a_search_takes_as_many_queries_for_one_match_as_for_a_full_page(
     Send.objects.filter(provider=traffic["eu"]).update(recipient=wanted["q"])
     with django_assert_max_num_queries(len(one.captured_queries)):
         body = client.get(reverse("messaging:sends"), wanted).content.decode()
-    assert body.count('class="send-status') == 50 and "Older sends" in body
+    assert body.count('class="send-status') == PAGE_SIZE and "Older sends" in body
 
 
 def test_send_detail_lists_attempts_and_errors(client, viewer, traffic):

@@ -136,3 +136,10 @@ def test_each_message_is_its_own_vendor_call_in_chunked_tasks(monkeypatch):
     sending.dispatch_each(list(range(1, 61)))
     assert [name for name, _ in started] == ["messaging.tasks.deliver_each"] * 3
     assert [len(args[0]) for _, args in started] == [25, 25, 10]
+
+
+def test_a_failover_is_counted_on_the_send(route, submit, simulator):
+    simulator.configure("23telecom", "eu-first", balance="0.00")
+    [moved] = submit(MessageRequest(to=TO, body="code 9", route=route))
+    [direct] = submit(MessageRequest(to=TO, body="code 10", route=route))  # eu-first skipped at once: no move
+    assert (moved.failovers, direct.failovers) == (1, 0)
