@@ -72,6 +72,15 @@ def test_rebuilding_some_providers_recounts_only_theirs(two):
     }
 
 
+def test_rebuilding_two_providers_of_three_leaves_the_third(two):
+    third = Provider.objects.create(name="three", slug="three", kind="8x8")
+    rollups.record(sends=Send.objects.bulk_create([Send(provider=third, recipient="+6590012345", created_at=AT)]))
+    SendRollup.objects.update(sends=99)
+    rollups.rebuild(two)
+    assert [counts(p)[0] for p in two] == [3, 3]
+    assert counts(third)[0] == 99
+
+
 def test_rebuilding_an_empty_list_touches_nothing(two):
     SendRollup.objects.update(sends=7)
     rollups.rebuild([])
