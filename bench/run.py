@@ -346,6 +346,23 @@ def ingest_events(count: int, tag: str) -> list[dict]:
     return events
 
 
+def timed_posts(client, url: str, token: str, batches: list[str], *, expected: int) -> tuple[list[float], float]:
+    """POST each batch of 1,000 (the first untimed, a warm-up): the milliseconds of each, and items per second."""
+
+    def post(body):
+        response = client.post(url, body, content_type="application/json", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == expected, response.content[:300]
+
+    post(batches[0])
+    samples = []
+    started = time.perf_counter()
+    for body in batches[1:]:
+        began = time.perf_counter()
+        post(body)
+        samples.append((time.perf_counter() - began) * 1000)
+    return samples, 1000 * len(samples) / (time.perf_counter() - started)
+
+
 def ingest_figure(args) -> Figure:
     from django.test import Client
     from django.urls import reverse
@@ -361,23 +378,7 @@ def ingest_figure(args) -> Figure:
         for n in range(args.ingest_batches + 1)
     ]
 
-    def post(body):
-        response = client.post(
-            reverse("messaging:ingest_events"),
-            body,
-            content_type="application/json",
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        assert response.status_code == 200, response.content[:300]
-
-    post(batches[0])  # warm-up
-    samples = []
-    started = time.perf_counter()
-    for body in batches[1:]:
-        began = time.perf_counter()
-        post(body)
-        samples.append((time.perf_counter() - began) * 1000)
-    rate = 1000 * len(samples) / (time.perf_counter() - started)
+    samples, rate = timed_posts(client, reverse("messaging:ingest_events"), token, batches, expected=200)
     return Figure(
         "ingest, batch of 1,000 events",
         samples,
@@ -592,23 +593,7 @@ def _accept_figure(route, args) -> Figure:
         for b in range(args.api_batches + 1)
     ]
 
-    def post(body):
-        response = client.post(
-            reverse("messaging:messages"),
-            body,
-            content_type="application/json",
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        assert response.status_code == 202, response.content[:300]
-
-    post(batches[0])  # warm-up
-    samples = []
-    started = time.perf_counter()
-    for body in batches[1:]:
-        began = time.perf_counter()
-        post(body)
-        samples.append((time.perf_counter() - began) * 1000)
-    rate = 1000 * len(samples) / (time.perf_counter() - started)
+    samples, rate = timed_posts(client, reverse("messaging:messages"), token, batches, expected=202)
     return Figure(
         "send API accept, batch of 1,000",
         samples,
