@@ -136,13 +136,6 @@ def open_alerts(limit: int = ALERTS_SHOWN) -> list[Alert]:
     )
 
 
-def failed_over(trail: object) -> bool:
-    """Whether a routing trail (Send.routing) hands the send to more than one provider."""
-    if not isinstance(trail, list):
-        return False
-    return sum(1 for entry in trail if isinstance(entry, dict) and entry.get("provider")) >= 2
-
-
 def failed_over_ids(now: datetime | None = None) -> list[int]:
     """The sends of the last 24 h that failed over, newest first (Send.failovers, a partial index)."""
     since = (now or timezone.now()) - FAILOVER_WINDOW
